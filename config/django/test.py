@@ -1,0 +1,27 @@
+"""Test settings: real PostgreSQL and Redis (from the environment or embedded)."""
+
+from __future__ import annotations
+
+import os
+
+from config.django.base import *  # noqa: F403
+from config.django.base import CACHES, DATABASES, REST_FRAMEWORK
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-with-enough-length-for-hs256-signing"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Concurrency tests open many threads at once; each holds its own connection.
+DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 60, "timeout": 30.0}
+# Each run gets its own cache namespace and Celery queue on a shared Redis.
+CACHES["default"]["KEY_PREFIX"] = f"tally-test-{os.getpid()}"
+CELERY_TASK_DEFAULT_QUEUE = f"tally-test-{os.getpid()}"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+    "login": "1000/min",
+    "register": "1000/min",
+}
+TALLY_DEMO_DATA = False

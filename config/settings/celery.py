@@ -1,0 +1,31 @@
+"""Celery: Redis (or RabbitMQ) broker, late acks, idempotent tasks fed by the outbox."""
+
+from __future__ import annotations
+
+from config.env import env
+
+_REDIS_URL = env.str("REDIS_URL", default="")
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged only after it ran; a worker killed mid-task gets it redelivered,
+# which is safe because every task is idempotent (keyed by its outbox id).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="tally")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TIMEZONE = "UTC"
+
+OUTBOX_SWEEP_INTERVAL_SECONDS = env.int("OUTBOX_SWEEP_INTERVAL_SECONDS", default=30)
+# A message still unpublished this long after commit is re-published by the sweeper.
+OUTBOX_REPUBLISH_AFTER_SECONDS = env.int("OUTBOX_REPUBLISH_AFTER_SECONDS", default=60)
+
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "tally.platform.outbox.tasks.outbox_sweep",
+        "schedule": float(OUTBOX_SWEEP_INTERVAL_SECONDS),
+    },
+}

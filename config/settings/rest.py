@@ -1,0 +1,42 @@
+"""Django REST framework, drf-spectacular and API tunables."""
+
+from __future__ import annotations
+
+from config.env import env
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tally.identity.authentication.BearerJWTAuthentication",
+        "tally.identity.authentication.ApiKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "tally.platform.api.pagination.CursorPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_SCHEMA_CLASS": "tally.platform.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "tally.platform.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),
+        "register": env.str("RATE_LIMIT_REGISTER", default="20/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tally API",
+    "DESCRIPTION": (
+        "B2B prepaid credit and commerce on one double-entry ledger. Authenticate with "
+        "`Authorization: Bearer <access JWT>` or `Authorization: Api-Key <key>`. Errors are "
+        "RFC 9457 problem details (`application/problem+json`) with a stable `code`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {},
+}

@@ -1,0 +1,38 @@
+"""Fixtures shared by every app's tests: real PostgreSQL, real Redis, real Celery worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from config.celery import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: Any) -> Iterator[Any]:
+    """A real Celery worker (thread pool) consuming this run's queue on the real broker."""
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+from django.utils import timezone
+
+from tally.identity.models import CustomerProfile, PartnerProfile, Role, User, VendorProfile
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    role = Role.CUSTOMER
+    full_name = factory.Faker("name")
+
+    @factory.post_generation
+    def password(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        self.set_password(extracted or PASSWORD)
+        if create:
+            self.save(update_fields=["password"])
+
+
+class AdminFactory(UserFactory):
+    role = Role.ADMIN
+    is_staff = True
+    is_superuser = True
+
+
+class VendorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VendorProfile
+
+    user = factory.SubFactory(UserFactory, role=Role.VENDOR)
+    business_name = factory.Sequence(lambda n: f"Vendor {n}")
+    is_active = True
+    activated_at = factory.LazyFunction(timezone.now)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerProfile
+
+    user = factory.SubFactory(UserFactory, role=Role.CUSTOMER)
+    phone = factory.Sequence(lambda n: f"+1415555{n:04d}")
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartnerProfile
+
+    user = factory.SubFactory(UserFactory, role=Role.PARTNER)
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    signing_secret = "partner-signing-secret"

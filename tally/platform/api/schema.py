@@ -1,0 +1,67 @@
+"""OpenAPI generation: every operation documents its problem+json error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework import permissions, serializers
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details with Tally's stable ``code``."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    instance = serializers.CharField(required=False)
+    # Named like Serializer.errors on purpose: this class only describes the wire format.
+    errors = ProblemFieldErrorSerializer(many=True, required=False)  # type: ignore[assignment]
+
+
+PROBLEM_MEDIA_TYPES = ["application/problem+json"]
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def get_serializer_name(self, serializer: Any, direction: Any) -> str:
+        """Name nested ``SomethingApi.InputSerializer`` classes ``SomethingInput``."""
+        cls = serializer if isinstance(serializer, type) else type(serializer)
+        parts = cls.__qualname__.split(".")
+        if len(parts) >= 2:
+            return parts[-2].removesuffix("Api") + parts[-1]
+        return str(super().get_serializer_name(serializer, direction))
+
+    def _is_public(self) -> bool:
+        return any(
+            isinstance(permission, permissions.AllowAny)
+            for permission in self.view.get_permissions()
+        )
+
+    def _error_codes(self) -> list[str]:
+        codes = ["400", "406", "429"]
+        if not self._is_public() or self.method not in ("GET", "HEAD", "OPTIONS"):
+            codes += ["401", "403"]
+        if "{" in self.path:
+            codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["409", "415", "422"]
+        return codes
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            responses.setdefault(
+                code,
+                self._get_response_for_code(
+                    ProblemSerializer, code, PROBLEM_MEDIA_TYPES, direction
+                ),
+            )
+        return responses

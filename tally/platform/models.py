@@ -1,0 +1,6 @@
+"""Platform models, defined next to their modules and collected here for Django."""
+
+from tally.platform.audit.models import AuditEvent
+from tally.platform.outbox.models import OutboxMessage, ProcessedMessage
+
+__all__ = ["AuditEvent", "OutboxMessage", "ProcessedMessage"]

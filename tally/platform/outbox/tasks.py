@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from tally.platform.outbox import services
+
+
+@shared_task(name="tally.platform.outbox.tasks.outbox_sweep", ignore_result=True)
+def outbox_sweep() -> int:
+    """Beat job: re-publish outbox messages that were missed or lost."""
+    return services.outbox_sweep()

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["detail"]
+    assert body["type"] == f"urn:tally:problem:{code}"
+    return body
+
+
+def test_validation_error_lists_each_field(api_client: APIClient) -> None:
+    body = assert_problem(
+        api_client.post("/api/v1/auth/login/", {"email": "nope"}), 400, "validation_error"
+    )
+    fields = {error["field"]: error["code"] for error in body["errors"]}
+    assert fields == {"email": "invalid", "password": "required"}
+
+
+def test_malformed_json_is_problem(api_client: APIClient) -> None:
+    response = api_client.generic(
+        "POST", "/api/v1/auth/login/", "{not json", content_type="application/json"
+    )
+    assert_problem(response, 400, "malformed_request")
+
+
+def test_unsupported_media_type_is_problem(api_client: APIClient) -> None:
+    response = api_client.generic(
+        "POST", "/api/v1/auth/login/", "email=x", content_type="text/plain"
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_method_not_allowed_is_problem(api_client: APIClient) -> None:
+    assert_problem(api_client.get("/api/v1/auth/login/"), 405, "method_not_allowed")
+
+
+def test_not_acceptable_is_problem(api_client: APIClient) -> None:
+    response = api_client.get("/api/v1/auth/me/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json()["code"] == "not_acceptable"
+
+
+def test_unknown_api_url_is_problem_not_html() -> None:
+    assert_problem(Client().get("/api/v1/no-such-thing/"), 404, "not_found")
+    assert_problem(Client().get("/definitely/not/here"), 404, "not_found")
+
+
+def test_null_byte_in_input_is_validation_error(api_client: APIClient) -> None:
+    response = api_client.post("/api/v1/auth/login/", {"email": "a@b.com", "password": "x\x00y"})
+    assert_problem(response, 400, "validation_error")
+
+
+@override_settings(ROOT_URLCONF="tally.platform.tests.urls", DEBUG=False)
+def test_unhandled_exception_in_api_is_generic_500_problem() -> None:
+    response = APIClient().get("/boom/api/")
+    body = assert_problem(response, 500, "internal_error")
+    assert "secret" not in response.content.decode()
+    assert body["instance"] == "/boom/api/"
+
+
+@override_settings(ROOT_URLCONF="tally.platform.tests.urls", DEBUG=False)
+def test_unhandled_exception_outside_drf_is_500_problem() -> None:
+    response = Client(raise_request_exception=False).get("/boom/django/")
+    assert_problem(response, 500, "internal_error")
+    assert "secret" not in response.content.decode()
+
+
+def test_request_id_is_echoed_or_generated(api_client: APIClient) -> None:
+    echoed = api_client.get("/health/live", HTTP_X_REQUEST_ID="trace-abc-123")
+    assert echoed["X-Request-ID"] == "trace-abc-123"
+    generated = api_client.get("/health/live")
+    assert len(generated["X-Request-ID"]) == 32
