@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from config.django.base import *  # noqa: F403
-from config.django.base import CACHES, DATABASES, REST_FRAMEWORK
+from config.django.base import CACHES, DATABASES, REST_FRAMEWORK, STATIC_ROOT
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-with-enough-length-for-hs256-signing"  # noqa: S105
@@ -14,6 +14,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# WhiteNoise expects the collected-static folder to exist even when nothing is collected.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Concurrency tests open many threads at once; each holds its own connection.
 DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 60, "timeout": 30.0}
 # Each run gets its own cache namespace and Celery queue on a shared Redis.

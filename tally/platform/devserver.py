@@ -34,11 +34,11 @@ class Supervisor:
         print(f"[tally] {message}", flush=True)
 
     def manage(self, *args: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, check=True)  # noqa: S603
+        subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, check=True)
 
     def spawn(self, name: str, argv: list[str]) -> None:
         # Each child leads its own process group so it can be stopped with all its workers.
-        self.children[name] = subprocess.Popen(argv, cwd=BASE_DIR, start_new_session=True)  # noqa: S603
+        self.children[name] = subprocess.Popen(argv, cwd=BASE_DIR, start_new_session=True)
 
     def start_servers(self) -> None:
         if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
@@ -59,7 +59,7 @@ class Supervisor:
         while time.monotonic() < deadline and not self.stopping:
             with (
                 contextlib.suppress(OSError),
-                urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback
+                urllib.request.urlopen(url, timeout=2) as response,
             ):
                 if response.status == 200:
                     return True

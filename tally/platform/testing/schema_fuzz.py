@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,10 +34,10 @@ def _free_port() -> int:
 
 
 def _post_json(url: str, body: dict[str, str]) -> dict[str, str]:
-    request = urllib.request.Request(  # noqa: S310 - loopback
+    request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:
         result: dict[str, str] = json.load(response)
         return result
 
@@ -59,12 +59,14 @@ def main() -> int:
     python = sys.executable
     bin_dir = Path(python).parent
     for args in (["migrate", "--noinput", "-v", "0"], ["demo_data"]):
-        subprocess.run([python, "manage.py", *args], cwd=BASE_DIR, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        subprocess.run(
+            [python, "manage.py", *args], cwd=BASE_DIR, check=True, stdout=subprocess.DEVNULL
+        )
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "0"}
-    web = subprocess.Popen(  # noqa: S603
+    web = subprocess.Popen(
         [str(bin_dir / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi:application"],
         cwd=BASE_DIR,
         env=env,
@@ -73,7 +75,10 @@ def main() -> int:
     try:
         deadline = time.monotonic() + 60
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/health/live", timeout=2):  # noqa: S310
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{base}/health/live", timeout=2),
+            ):
                 break
             if time.monotonic() > deadline or web.poll() is not None:
                 print("web server did not start", file=sys.stderr)
@@ -83,9 +88,11 @@ def main() -> int:
         budget = os.environ.get("FUZZ_MAX_SECONDS", "60")
         failed = False
         for role, email in ROLES.items():
-            token = _post_json(f"{base}/api/v1/auth/login/", {"email": email, "password": DEMO_PASSWORD})["access"]
+            token = _post_json(
+                f"{base}/api/v1/auth/login/", {"email": email, "password": DEMO_PASSWORD}
+            )["access"]
             print(f"== schemathesis as {role} ({budget}s budget)", flush=True)
-            result = subprocess.run(  # noqa: S603
+            result = subprocess.run(
                 [
                     str(bin_dir / "schemathesis"), "run", f"{base}/api/schema/",
                     "--url", base,
