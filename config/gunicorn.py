@@ -9,6 +9,10 @@ worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 5
+# gunicorn answers over-long request lines with its own HTML 414 page, which breaks the
+# problem+json contract; let Django see them (and answer 400/404 as JSON). The load balancer
+# in front bounds request sizes in production (docs/operations.md).
+limit_request_line = 0
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") == "1" else None
 access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":%(B)s,"duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'
 
