@@ -99,6 +99,8 @@ class Supervisor:
         def on_signal(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
 
+        # Both, explicitly: a process started in the background may inherit SIGINT ignored.
+        signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
             self.start_servers()
