@@ -12,6 +12,9 @@ from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 
+# Role fixtures (admin_client, vendor_client, …) are shared by every app's tests.
+pytest_plugins = ["tally.identity.tests.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:

@@ -16,13 +16,23 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "tally.platform.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "tally.platform.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
-        "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),
-        "register": env.str("RATE_LIMIT_REGISTER", default="20/hour"),
-    },
+    "DEFAULT_THROTTLE_CLASSES": ["tally.platform.ratelimit.throttles.RouteClassThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# Requests per caller (user, or client address when anonymous) and route class, in a fixed
+# window: "<count>/<s|min|hour|day>", or "off". See tally.platform.ratelimit.
+TALLY_RATE_LIMITS = {
+    "money": env.str("RATE_LIMIT_MONEY", default="600/min"),
+    "write": env.str("RATE_LIMIT_WRITE", default="300/min"),
+    "read": env.str("RATE_LIMIT_READ", default="1200/min"),
+    "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),
+    "register": env.str("RATE_LIMIT_REGISTER", default="20/hour"),
+}
+
+# How long a stored Idempotency-Key outcome is replayed.
+IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tally API",

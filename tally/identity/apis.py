@@ -10,7 +10,6 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
@@ -21,6 +20,7 @@ from tally.identity.permissions import IsAdmin, IsVendorOrPartner
 from tally.identity.request import request_user
 from tally.identity.throttles import LoginThrottle, RegisterThrottle
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
+from tally.platform.api.views import ApiView
 from tally.platform.phones import PhoneNumberField
 
 
@@ -48,7 +48,7 @@ def _vendor_body(vendor: VendorProfile) -> dict[str, Any]:
 # --- auth -------------------------------------------------------------------------------
 
 
-class RegisterApi(APIView):
+class RegisterApi(ApiView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
     throttle_classes = (RegisterThrottle,)
@@ -75,7 +75,8 @@ class RegisterApi(APIView):
         return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-class LoginApi(APIView):
+class LoginApi(ApiView):
+    idempotency_redact = ("access", "refresh")
     permission_classes = (AllowAny,)
     authentication_classes = ()
     throttle_classes = (LoginThrottle,)
@@ -104,7 +105,8 @@ class LoginApi(APIView):
         return Response(tokens.validated_data)
 
 
-class RefreshApi(APIView):
+class RefreshApi(ApiView):
+    idempotency_redact = ("access", "refresh")
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
@@ -125,7 +127,7 @@ class RefreshApi(APIView):
         return Response(tokens.validated_data)
 
 
-class LogoutApi(APIView):
+class LogoutApi(ApiView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
@@ -140,7 +142,7 @@ class LogoutApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeApi(APIView):
+class MeApi(ApiView):
     permission_classes = (IsAuthenticated,)
 
     class InputSerializer(serializers.Serializer):
@@ -212,7 +214,9 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
-class ApiKeyListApi(APIView):
+class ApiKeyListApi(ApiView):
+    # The secret is shown once; a replayed creation answers "key": null.
+    idempotency_redact = ("key",)
     permission_classes = (IsVendorOrPartner,)
 
     class InputSerializer(serializers.Serializer):
@@ -248,7 +252,7 @@ class ApiKeyListApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class ApiKeyDetailApi(APIView):
+class ApiKeyDetailApi(ApiView):
     permission_classes = (IsVendorOrPartner,)
 
     @extend_schema(responses={200: ApiKeyOutputSerializer}, tags=["api-keys"])
@@ -266,7 +270,7 @@ class ApiKeyDetailApi(APIView):
 # --- vendors ----------------------------------------------------------------------------
 
 
-class VendorListApi(APIView):
+class VendorListApi(ApiView):
     permission_classes = (IsAuthenticated,)
 
     class InputSerializer(serializers.Serializer):
@@ -302,7 +306,7 @@ class VendorListApi(APIView):
         return Response(_vendor_body(vendor), status=status.HTTP_201_CREATED)
 
 
-class VendorDetailApi(APIView):
+class VendorDetailApi(ApiView):
     permission_classes = (IsAuthenticated,)
 
     class InputSerializer(serializers.Serializer):
@@ -337,7 +341,7 @@ class VendorDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class VendorActivateApi(APIView):
+class VendorActivateApi(ApiView):
     permission_classes = (IsAdmin,)
 
     @extend_schema(request=None, responses={200: VendorOutputSerializer}, tags=["vendors"])
@@ -348,7 +352,7 @@ class VendorActivateApi(APIView):
         )
 
 
-class VendorDeactivateApi(APIView):
+class VendorDeactivateApi(ApiView):
     permission_classes = (IsAdmin,)
 
     @extend_schema(request=None, responses={200: VendorOutputSerializer}, tags=["vendors"])

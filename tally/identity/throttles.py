@@ -1,46 +1,31 @@
-"""Login and sign-up throttles. If Redis is unreachable they let requests through (fail open):
-a throttle protects against guessing, and refusing every login during a cache outage would
-turn a Redis fault into a full outage."""
+"""Sign-in and sign-up limits, on the platform's Redis counters (fail open, like all limits)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from redis.exceptions import RedisError
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 
-logger = logging.getLogger(__name__)
-
-
-class FailOpenThrottle(SimpleRateThrottle):
-    def allow_request(self, request: Request, view: Any) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except RedisError:
-            logger.warning("throttle store unreachable; allowing request", exc_info=True)
-            return True
+from tally.platform.ratelimit.throttles import RouteClassThrottle
 
 
-class LoginThrottle(FailOpenThrottle):
-    """Per client address and per email, so one address can't spray many accounts quickly
-    and many addresses can't hammer one account unnoticed."""
+class LoginThrottle(RouteClassThrottle):
+    """Per client address and email, so one address can't spray many accounts quickly
+    and many attempts on one account from one place are capped."""
 
-    scope = "login"
+    def route_class(self, request: Request, view: Any) -> str:
+        return "login"
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    def caller(self, request: Request, view: Any) -> str:
         email = ""
         if isinstance(request.data, dict):
             email = str(request.data.get("email", ""))[:254].strip().lower()
-        return self.cache_format % {
-            "scope": self.scope,
-            "ident": f"{self.get_ident(request)}:{email}",
-        }
+        return f"ip:{self.get_ident(request)}:{email}"
 
 
-class RegisterThrottle(FailOpenThrottle):
-    scope = "register"
+class RegisterThrottle(RouteClassThrottle):
+    def route_class(self, request: Request, view: Any) -> str:
+        return "register"
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def caller(self, request: Request, view: Any) -> str:
+        return f"ip:{self.get_ident(request)}"

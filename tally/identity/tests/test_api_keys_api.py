@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tally.identity.models import ApiKey, VendorProfile
-from tally.identity.tests.conftest import authenticate
+from tally.identity.tests.fixtures import authenticate
 
 pytestmark = pytest.mark.django_db
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tally.identity.models import CustomerProfile, Role, User, VendorProfile
 from tally.identity.tests.factories import PASSWORD, CustomerFactory, VendorFactory
-from tally.identity.throttles import LoginThrottle
 from tally.platform.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -131,8 +131,8 @@ def test_login_wrong_password_is_401_problem(api_client: APIClient) -> None:
     assert response.json()["code"] == "not_authenticated"
 
 
-def test_login_is_throttled(api_client: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(LoginThrottle, "rate", "3/min", raising=False)
+@override_settings(TALLY_RATE_LIMITS={"login": "3/min"})
+def test_login_is_throttled(api_client: APIClient) -> None:
     VendorFactory(user__email="v@example.com")
     statuses = [
         api_client.post(

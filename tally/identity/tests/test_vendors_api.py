@@ -6,8 +6,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tally.identity.models import User, VendorProfile
-from tally.identity.tests.conftest import authenticate
 from tally.identity.tests.factories import PASSWORD, VendorFactory
+from tally.identity.tests.fixtures import authenticate
 from tally.platform.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

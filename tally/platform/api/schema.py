@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
 
@@ -28,6 +30,18 @@ class ProblemSerializer(serializers.Serializer):
 
 
 PROBLEM_MEDIA_TYPES = ["application/problem+json"]
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Makes a retry safe: the same key and request within 24 h answers the first "
+        "response again (`Idempotent-Replayed: true`) without repeating the effect. "
+        "1-255 visible ASCII characters, e.g. a UUID."
+    ),
+)
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -61,9 +75,17 @@ class AutoSchema(SpectacularAutoSchema):
             codes += ["401", "403"]
         if "{" in self.path:
             codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes += ["409", "422"]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes += ["409", "415", "422"]
+            codes.append("415")
         return codes
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+        return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

@@ -1,3 +1,5 @@
+"""Role fixtures shared by every app's tests (registered in the root conftest)."""
+
 from __future__ import annotations
 
 import pytest
