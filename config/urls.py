@@ -6,6 +6,9 @@ from tally.platform.health import views as health
 
 api_v1 = [
     path("", include("tally.identity.urls")),
+    path("", include("tally.ledger.urls")),
+    path("", include("tally.credit.urls")),
+    path("", include("tally.topups.urls")),
 ]
 
 urlpatterns = [

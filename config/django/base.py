@@ -28,6 +28,9 @@ INSTALLED_APPS = [
     "django_guid",
     "tally.platform",
     "tally.identity",
+    "tally.ledger",
+    "tally.credit",
+    "tally.topups",
 ]
 
 MIDDLEWARE = [

@@ -18,9 +18,11 @@ STORAGES = {
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Concurrency tests open many threads at once; each holds its own connection.
 DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 60, "timeout": 30.0}
-# Each run gets its own cache namespace and Celery queue on a shared Redis.
-CACHES["default"]["KEY_PREFIX"] = f"tally-test-{os.getpid()}"
-CELERY_TASK_DEFAULT_QUEUE = f"tally-test-{os.getpid()}"
+# Each run gets its own cache namespace and Celery queue on a shared Redis. Processes a test
+# starts (a live gunicorn, a Celery worker) inherit the run id and so share both.
+TEST_RUN_ID = os.environ.setdefault("TALLY_TEST_RUN_ID", str(os.getpid()))
+CACHES["default"]["KEY_PREFIX"] = f"tally-test-{TEST_RUN_ID}"
+CELERY_TASK_DEFAULT_QUEUE = f"tally-test-{TEST_RUN_ID}"
 # Limits are exercised by their own tests (override_settings); elsewhere they stay out of the way.
 TALLY_RATE_LIMITS = {name: "off" for name in ("money", "write", "read", "login", "register")}
 TALLY_DEMO_DATA = False

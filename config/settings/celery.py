@@ -28,4 +28,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tally.platform.outbox.tasks.outbox_sweep",
         "schedule": float(OUTBOX_SWEEP_INTERVAL_SECONDS),
     },
+    "idempotency-purge": {
+        "task": "tally.platform.idempotency.tasks.idempotency_purge",
+        "schedule": 3600.0,
+    },
+    "ledger-expire-overdue": {"task": "tally.ledger.tasks.ledger_expire_overdue", "schedule": 30.0},
+    "ledger-roll-up": {"task": "tally.ledger.tasks.ledger_roll_up", "schedule": 60.0},
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -16,11 +17,12 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from tally.identity import selectors, services
 from tally.identity.exceptions import InvalidCredentialsError, InvalidTokenError
 from tally.identity.models import Role, User, VendorProfile
-from tally.identity.permissions import IsAdmin, IsVendorOrPartner
+from tally.identity.permissions import IsAdmin, IsAdminOrVendor, IsVendorOrPartner
 from tally.identity.request import request_user
 from tally.identity.throttles import LoginThrottle, RegisterThrottle
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
+from tally.platform.exceptions import NotFoundError
 from tally.platform.phones import PhoneNumberField
 
 
@@ -361,3 +363,70 @@ class VendorDeactivateApi(ApiView):
         return Response(
             _vendor_body(services.vendor_deactivate(actor=request_user(request), vendor=vendor))
         )
+
+
+# --- customers --------------------------------------------------------------------------
+
+
+class CustomerOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="user_id")
+    email = serializers.EmailField(source="user.email")
+    full_name = serializers.CharField(source="user.full_name")
+    phone = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CustomerListApi(ApiView):
+    permission_classes = (IsAdminOrVendor,)
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        phone = PhoneNumberField()
+        full_name = serializers.CharField(max_length=150, required=False, default="")
+        password = serializers.CharField(
+            max_length=128, required=False, write_only=True, trim_whitespace=False,
+            help_text="Optional: a customer created by a vendor may have no password.",
+        )  # fmt: skip
+
+    @extend_schema(
+        parameters=[
+            *CURSOR_PARAMETERS,
+            OpenApiParameter("phone", OpenApiTypes.STR, description="Exact phone number lookup."),
+        ],
+        responses={200: page_of(CustomerOutputSerializer)},
+        tags=["customers"],
+    )
+    def get(self, request: Request) -> Response:
+        phone = None
+        if "phone" in request.query_params:
+            field = PhoneNumberField()
+            try:
+                phone = field.run_validation(request.query_params["phone"])
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"phone": exc.detail}) from exc
+        return paginate(
+            request=request,
+            view=self,
+            queryset=selectors.customer_list_for_user(user=request_user(request), phone=phone),
+            serializer_class=CustomerOutputSerializer,
+        )
+
+    @extend_schema(
+        request=InputSerializer, responses={201: CustomerOutputSerializer}, tags=["customers"]
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.customer_create(actor=request_user(request), **data.validated_data)
+        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailApi(ApiView):
+    permission_classes = (IsAdminOrVendor,)
+
+    @extend_schema(responses={200: CustomerOutputSerializer}, tags=["customers"])
+    def get(self, request: Request, customer_id: UUID) -> Response:
+        customer = selectors.customer_get_by_id(customer_id=customer_id)
+        if customer is None:
+            raise NotFoundError("No such customer.")
+        return Response(CustomerOutputSerializer(customer).data)

@@ -34,3 +34,21 @@ class IsActiveVendor(permissions.BasePermission):
             return False
         services.vendor_require_active(user=user)
         return True
+
+
+class IsVendor(permissions.BasePermission):
+    """Any vendor; services refuse inactive vendors with ``vendor_inactive`` where it matters."""
+
+    message = "Only vendors can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_vendor)
+
+
+class IsAdminOrVendor(permissions.BasePermission):
+    message = "Only admins and vendors can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_admin or user.is_vendor))

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from tally.identity.models import ApiKey, User, VendorProfile
+from tally.identity.models import ApiKey, CustomerProfile, User, VendorProfile
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 
 
@@ -43,3 +43,21 @@ def api_key_get_for_user(*, user: User, api_key_id: UUID) -> ApiKey:
 
 def api_key_get_by_prefix(*, prefix: str) -> ApiKey | None:
     return ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+
+
+def customer_list_for_user(*, user: User, phone: str | None = None) -> QuerySet[CustomerProfile]:
+    """Admins list every customer; a vendor lists the customers it created. With ``phone``
+    (exact E.164), both find that one customer wherever it came from: knowing the number
+    is what lets a vendor serve a customer who signed up on their own."""
+    customers = CustomerProfile.objects.select_related("user")
+    if phone:
+        return customers.filter(phone=phone)
+    if user.is_admin:
+        return customers.all()
+    if user.is_vendor:
+        return customers.filter(created_by=user)
+    raise PermissionDeniedError()
+
+
+def customer_get_by_id(*, customer_id: UUID) -> CustomerProfile | None:
+    return CustomerProfile.objects.select_related("user").filter(user_id=customer_id).first()

@@ -10,6 +10,8 @@ urlpatterns = [
     path("auth/me/", apis.MeApi.as_view(), name="auth-me"),
     path("api-keys/", apis.ApiKeyListApi.as_view(), name="api-key-list"),
     path("api-keys/<uuid:api_key_id>/", apis.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    path("customers/", apis.CustomerListApi.as_view(), name="customer-list"),
+    path("customers/<uuid:customer_id>/", apis.CustomerDetailApi.as_view(), name="customer-detail"),
     path("vendors/", apis.VendorListApi.as_view(), name="vendor-list"),
     path("vendors/<uuid:vendor_id>/", apis.VendorDetailApi.as_view(), name="vendor-detail"),
     path(

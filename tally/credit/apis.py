@@ -1,0 +1,332 @@
+"""Credit HTTP interface: translate requests to services and selectors, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tally.credit import selectors, services
+from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
+from tally.identity import selectors as identity_selectors
+from tally.identity.permissions import IsAdmin, IsVendor
+from tally.identity.request import request_user
+from tally.ledger.models import Entry
+from tally.ledger.selectors import AccountBalance
+from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
+from tally.platform.api.views import ApiView
+from tally.platform.exceptions import NotFoundError
+from tally.platform.money import MoneyField, from_minor
+
+
+class BalanceOutputSerializer(serializers.Serializer):
+    balance = serializers.CharField()
+    pending = serializers.CharField()
+    available = serializers.CharField()
+    currency = serializers.CharField()
+
+
+def balance_body(balance: AccountBalance) -> dict[str, Any]:
+    return {
+        "balance": from_minor(balance.balance),
+        "pending": from_minor(balance.pending),
+        "available": from_minor(balance.available),
+        "currency": balance.currency,
+    }
+
+
+class CreditRequestOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    vendor_id = serializers.UUIDField()
+    amount = MoneyField()
+    note = serializers.CharField()
+    status = serializers.ChoiceField(choices=CreditRequestStatus.choices)
+    rejection_reason = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    credited_at = serializers.DateTimeField(allow_null=True)
+    transfer_id = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class EntryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Entry sequence number (increases over time).")
+    transfer_id = serializers.UUIDField()
+    code = serializers.CharField(source="transfer.code")
+    amount = serializers.SerializerMethodField(help_text="Signed: negative is a debit.")
+    balance_after = serializers.SerializerMethodField()
+    reference = serializers.CharField(source="transfer.reference")
+    created_at = serializers.DateTimeField()
+
+    def get_amount(self, entry: Entry) -> str:
+        return from_minor(entry.amount)
+
+    def get_balance_after(self, entry: Entry) -> str | None:
+        return None if entry.balance_after is None else from_minor(entry.balance_after)
+
+
+class CreditTransactionOutputSerializer(EntryOutputSerializer):
+    vendor_id = serializers.UUIDField(source="account.owner_id")
+
+
+class OperationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    vendor_id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    amount = MoneyField()
+    failure_code = serializers.CharField()
+    failure_detail = serializers.CharField()
+    transfer_id = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_kind(self, operation: CustomerCreditOperation) -> str:
+        return "customer_credit"
+
+
+def _vendor_for(request: Request, vendor_id: UUID) -> Any:
+    return identity_selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+
+
+# --- credit requests --------------------------------------------------------------------
+
+
+class CreditRequestListApi(ApiView):
+    permission_classes = (IsAuthenticated,)
+
+    class InputSerializer(serializers.Serializer):
+        amount = MoneyField()
+        note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+    @extend_schema(
+        parameters=[
+            *CURSOR_PARAMETERS,
+            OpenApiParameter("status", OpenApiTypes.STR, enum=CreditRequestStatus.values),
+        ],
+        responses={200: page_of(CreditRequestOutputSerializer)},
+        tags=["credit"],
+    )
+    def get(self, request: Request) -> Response:
+        status_filter = request.query_params.get("status")
+        if status_filter and status_filter not in CreditRequestStatus.values:
+            raise serializers.ValidationError(
+                {"status": [f"Must be one of {', '.join(CreditRequestStatus.values)}."]}
+            )
+        return paginate(
+            request=request,
+            view=self,
+            queryset=selectors.credit_request_list_for_user(
+                user=request_user(request), status=status_filter
+            ),
+            serializer_class=CreditRequestOutputSerializer,
+        )
+
+    @extend_schema(
+        request=InputSerializer, responses={201: CreditRequestOutputSerializer}, tags=["credit"]
+    )
+    def post(self, request: Request) -> Response:
+        if not IsVendor().has_permission(request, self):
+            self.permission_denied(request, message=IsVendor.message)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        credit_request = services.credit_request_create(
+            vendor_user=request_user(request),
+            amount_minor=data.validated_data["amount"],
+            note=data.validated_data["note"],
+        )
+        return Response(
+            CreditRequestOutputSerializer(credit_request).data, status=status.HTTP_201_CREATED
+        )
+
+
+class CreditRequestDetailApi(ApiView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(responses={200: CreditRequestOutputSerializer}, tags=["credit"])
+    def get(self, request: Request, credit_request_id: UUID) -> Response:
+        credit_request = selectors.credit_request_get_for_user(
+            user=request_user(request), credit_request_id=credit_request_id
+        )
+        return Response(CreditRequestOutputSerializer(credit_request).data)
+
+
+class CreditRequestApproveApi(ApiView):
+    permission_classes = (IsAdmin,)
+    rate_limit_class = "money"
+
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.CharField(
+            help_text='Always "accepted": the credit is applied asynchronously.'
+        )
+        credit_request = CreditRequestOutputSerializer()
+
+    @extend_schema(request=None, responses={202: OutputSerializer}, tags=["credit"])
+    def post(self, request: Request, credit_request_id: UUID) -> Response:
+        credit_request = selectors.credit_request_get_for_user(
+            user=request_user(request), credit_request_id=credit_request_id
+        )
+        credit_request = services.credit_request_approve(
+            actor=request_user(request), credit_request=credit_request
+        )
+        return Response(
+            {
+                "status": "accepted",
+                "credit_request": CreditRequestOutputSerializer(credit_request).data,
+            },
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/credit-requests/{credit_request.pk}/"},
+        )
+
+
+class CreditRequestRejectApi(ApiView):
+    permission_classes = (IsAdmin,)
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+    @extend_schema(
+        request=InputSerializer, responses={200: CreditRequestOutputSerializer}, tags=["credit"]
+    )
+    def post(self, request: Request, credit_request_id: UUID) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        credit_request: CreditRequest = selectors.credit_request_get_for_user(
+            user=request_user(request), credit_request_id=credit_request_id
+        )
+        credit_request = services.credit_request_reject(
+            actor=request_user(request),
+            credit_request=credit_request,
+            reason=data.validated_data["reason"],
+        )
+        return Response(CreditRequestOutputSerializer(credit_request).data)
+
+
+# --- vendor balance, statement and direct credit ----------------------------------------
+
+
+class VendorBalanceApi(ApiView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(responses={200: BalanceOutputSerializer}, tags=["vendors"])
+    def get(self, request: Request, vendor_id: UUID) -> Response:
+        vendor = _vendor_for(request, vendor_id)
+        return Response(balance_body(selectors.vendor_balance(vendor=vendor)))
+
+
+class VendorCreditApi(ApiView):
+    permission_classes = (IsAdmin,)
+    rate_limit_class = "money"
+
+    class InputSerializer(serializers.Serializer):
+        amount = MoneyField()
+        reason = serializers.CharField(max_length=500)
+
+    class OutputSerializer(BalanceOutputSerializer):
+        transfer_id = serializers.UUIDField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["vendors"])
+    def post(self, request: Request, vendor_id: UUID) -> Response:
+        vendor = _vendor_for(request, vendor_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        increase = services.vendor_credit_increase(
+            actor=request_user(request),
+            vendor=vendor,
+            amount_minor=data.validated_data["amount"],
+            reason=data.validated_data["reason"],
+        )
+        body = balance_body(selectors.vendor_balance(vendor=vendor))
+        body["transfer_id"] = increase.transfer.pk
+        return Response(body)
+
+
+class VendorTransactionsApi(ApiView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        parameters=CURSOR_PARAMETERS,
+        responses={200: page_of(EntryOutputSerializer)},
+        tags=["vendors"],
+    )
+    def get(self, request: Request, vendor_id: UUID) -> Response:
+        vendor = _vendor_for(request, vendor_id)
+        return paginate(
+            request=request,
+            view=self,
+            queryset=selectors.vendor_statement(vendor=vendor),
+            serializer_class=EntryOutputSerializer,
+            ordering="-id",
+        )
+
+
+class CreditTransactionListApi(ApiView):
+    permission_classes = (IsAdmin,)
+
+    @extend_schema(
+        parameters=[*CURSOR_PARAMETERS, OpenApiParameter("vendor", OpenApiTypes.UUID)],
+        responses={200: page_of(CreditTransactionOutputSerializer)},
+        tags=["credit"],
+    )
+    def get(self, request: Request) -> Response:
+        vendor_field = serializers.UUIDField(required=False)
+        raw_vendor = request.query_params.get("vendor")
+        try:
+            vendor_id = vendor_field.run_validation(raw_vendor) if raw_vendor else None
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"vendor": exc.detail}) from exc
+        return paginate(
+            request=request,
+            view=self,
+            queryset=selectors.credit_transactions(vendor_id=vendor_id),
+            serializer_class=CreditTransactionOutputSerializer,
+            ordering="-id",
+        )
+
+
+# --- vendor → customer credit -----------------------------------------------------------
+
+
+class CustomerCreditApi(ApiView):
+    permission_classes = (IsVendor,)
+    rate_limit_class = "money"
+
+    class InputSerializer(serializers.Serializer):
+        amount = MoneyField()
+
+    @extend_schema(
+        request=InputSerializer, responses={202: OperationOutputSerializer}, tags=["customers"]
+    )
+    def post(self, request: Request, customer_id: UUID) -> Response:
+        customer = identity_selectors.customer_get_by_id(customer_id=customer_id)
+        if customer is None:
+            raise NotFoundError("No such customer.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        operation = services.customer_credit_request(
+            vendor_user=request_user(request),
+            customer=customer,
+            amount_minor=data.validated_data["amount"],
+        )
+        return Response(
+            OperationOutputSerializer(operation).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/operations/{operation.pk}/"},
+        )
+
+
+class OperationDetailApi(ApiView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(responses={200: OperationOutputSerializer}, tags=["customers"])
+    def get(self, request: Request, operation_id: UUID) -> Response:
+        operation = selectors.operation_get_for_user(
+            user=request_user(request), operation_id=operation_id
+        )
+        return Response(OperationOutputSerializer(operation).data)

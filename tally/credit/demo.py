@@ -1,0 +1,29 @@
+"""Demo credit: the active demo vendors hold credit, and one credit request waits for approval."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from tally.credit import selectors, services
+from tally.credit.models import CreditRequest
+from tally.identity.models import User, VendorProfile
+from tally.platform.demo import DemoAccount
+
+DEMO_CREDIT_MINOR = {"vendor1@tally.local": 100_000, "vendor2@tally.local": 50_000}
+
+
+@transaction.atomic
+def demo_data_load() -> list[DemoAccount]:
+    admin = User.objects.get(email="admin@tally.local")
+    for email, amount_minor in DEMO_CREDIT_MINOR.items():
+        vendor = VendorProfile.objects.get(user__email=email)
+        if selectors.vendor_credit_account_find(vendor=vendor) is None:
+            services.vendor_credit_increase(
+                actor=admin, vendor=vendor, amount_minor=amount_minor, reason="demo data"
+            )
+    vendor1 = VendorProfile.objects.get(user__email="vendor1@tally.local")
+    if not CreditRequest.objects.filter(vendor=vendor1).exists():
+        services.credit_request_create(
+            vendor_user=vendor1.user, amount_minor=25_000, note="demo request"
+        )
+    return []

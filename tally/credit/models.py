@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from tally.identity.models import CustomerProfile, VendorProfile
+from tally.ledger.models import Transfer
+
+
+class CreditRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # submitted by the vendor, waiting for an admin
+    APPROVING = "approving", "Approving"  # approved by an admin; the credit job is queued
+    APPROVED = "approved", "Approved"  # the vendor's credit was increased (exactly once)
+    REJECTED = "rejected", "Rejected"  # refused by an admin; nothing moved
+
+
+class CreditRequest(models.Model):
+    """A vendor's request for prepaid credit, approved or rejected by an admin."""
+
+    TRANSITIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        CreditRequestStatus.PENDING: (CreditRequestStatus.APPROVING, CreditRequestStatus.REJECTED),
+        CreditRequestStatus.APPROVING: (CreditRequestStatus.APPROVED,),
+        CreditRequestStatus.APPROVED: (),
+        CreditRequestStatus.REJECTED: (),
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.ForeignKey(
+        VendorProfile, on_delete=models.PROTECT, related_name="credit_requests"
+    )
+    # Minor units of the ledger currency.
+    amount = models.BigIntegerField()
+    note = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=16, choices=CreditRequestStatus.choices, default=CreditRequestStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=500, blank=True)
+    transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="credit_request_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in CreditRequestStatus]),
+                name="credit_request_status_valid",
+            ),
+            # Approved exactly when credited: the transfer is set in the same transaction.
+            models.CheckConstraint(
+                condition=models.Q(status=CreditRequestStatus.APPROVED, transfer__isnull=False)
+                | (
+                    ~models.Q(status=CreditRequestStatus.APPROVED) & models.Q(transfer__isnull=True)
+                ),
+                name="credit_request_approved_has_transfer",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["vendor", "-created_at"]),
+            models.Index(fields=["status", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"credit request {self.id} ({self.status})"
+
+
+class OperationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # accepted; the worker has not finished it yet
+    SUCCEEDED = "succeeded", "Succeeded"  # the money moved
+    FAILED = "failed", "Failed"  # refused; nothing moved, see failure_code
+
+
+class CustomerCreditOperation(models.Model):
+    """An asynchronous vendor → customer wallet credit, tracked at ``operations/{id}/``."""
+
+    TRANSITIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        OperationStatus.PENDING: (OperationStatus.SUCCEEDED, OperationStatus.FAILED),
+        OperationStatus.SUCCEEDED: (),
+        OperationStatus.FAILED: (),
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vendor = models.ForeignKey(VendorProfile, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(CustomerProfile, on_delete=models.PROTECT, related_name="+")
+    # Minor units of the ledger currency.
+    amount = models.BigIntegerField()
+    status = models.CharField(
+        max_length=16, choices=OperationStatus.choices, default=OperationStatus.PENDING
+    )
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_detail = models.CharField(max_length=500, blank=True)
+    transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="customer_credit_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status=OperationStatus.SUCCEEDED, transfer__isnull=False)
+                | (~models.Q(status=OperationStatus.SUCCEEDED) & models.Q(transfer__isnull=True)),
+                name="customer_credit_succeeded_has_transfer",
+            ),
+        ]
+        indexes = [models.Index(fields=["vendor", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"customer credit {self.id} ({self.status})"

@@ -1,0 +1,81 @@
+"""Credit reads; each permission-guarded lookup is one function."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from tally.credit.models import CreditRequest, CustomerCreditOperation
+from tally.identity.models import User, VendorProfile
+from tally.ledger import selectors as ledger_selectors
+from tally.ledger.models import Account, AccountKind, Entry
+from tally.platform.exceptions import NotFoundError, PermissionDeniedError
+
+
+def credit_request_list_for_user(
+    *, user: User, status: str | None = None
+) -> QuerySet[CreditRequest]:
+    """Admins see every request; a vendor sees its own; others are refused."""
+    requests = CreditRequest.objects.select_related("vendor__user")
+    if user.is_admin:
+        pass
+    elif user.is_vendor:
+        requests = requests.filter(vendor__user=user)
+    else:
+        raise PermissionDeniedError()
+    if status:
+        requests = requests.filter(status=status)
+    return requests
+
+
+def credit_request_get_for_user(*, user: User, credit_request_id: UUID) -> CreditRequest:
+    request = credit_request_list_for_user(user=user).filter(pk=credit_request_id).first()
+    if request is None:
+        raise NotFoundError("No such credit request.")
+    return request
+
+
+def vendor_credit_account_find(*, vendor: VendorProfile) -> Account | None:
+    """The vendor's credit account, or None before its first movement (reads create nothing)."""
+    return Account.objects.filter(owner_id=vendor.user_id, kind=AccountKind.VENDOR_CREDIT).first()
+
+
+def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:
+    account = vendor_credit_account_find(vendor=vendor)
+    if account is None:
+        from django.conf import settings
+
+        return ledger_selectors.AccountBalance(
+            account_id=0, currency=settings.TALLY_CURRENCY, balance=0, pending=0, available=0
+        )
+    return ledger_selectors.account_balance(account=account)
+
+
+def vendor_statement(*, vendor: VendorProfile) -> QuerySet[Entry]:
+    """The vendor's credit-account entries (paginate newest first by id)."""
+    return Entry.objects.filter(
+        account__owner_id=vendor.user_id, account__kind=AccountKind.VENDOR_CREDIT
+    ).select_related("transfer")
+
+
+def credit_transactions(*, vendor_id: UUID | None = None) -> QuerySet[Entry]:
+    """Entries of every vendor's credit account (admins), optionally of one vendor."""
+    entries = Entry.objects.filter(account__kind=AccountKind.VENDOR_CREDIT).select_related(
+        "transfer", "account"
+    )
+    if vendor_id is not None:
+        entries = entries.filter(account__owner_id=vendor_id)
+    return entries
+
+
+def operation_get_for_user(*, user: User, operation_id: UUID) -> CustomerCreditOperation:
+    """An async operation, visible to the vendor that asked for it and to admins."""
+    operation = (
+        CustomerCreditOperation.objects.select_related("vendor", "customer")
+        .filter(pk=operation_id)
+        .first()
+    )
+    if operation is None or not (user.is_admin or operation.vendor.user_id == user.pk):
+        raise NotFoundError("No such operation.")
+    return operation

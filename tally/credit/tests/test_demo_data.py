@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from tally.credit import selectors
+from tally.credit.models import CreditRequest
+from tally.identity.models import User, VendorProfile
+from tally.ledger.verification import ledger_verify
+
+pytestmark = pytest.mark.django_db
+
+
+@override_settings(TALLY_DEMO_DATA=True)
+def test_demo_data_loads_idempotently() -> None:
+    for _ in range(2):
+        out = io.StringIO()
+        call_command("demo_data", stdout=out)
+    assert "vendor1@tally.local" in out.getvalue()
+    assert User.objects.filter(email__endswith="@tally.local").count() == 7
+    vendor1 = VendorProfile.objects.get(user__email="vendor1@tally.local")
+    assert selectors.vendor_balance(vendor=vendor1).balance == 100_000
+    assert CreditRequest.objects.filter(vendor=vendor1).count() == 1
+    assert not VendorProfile.objects.get(user__email="vendor3@tally.local").is_active
+    assert ledger_verify().ok
+
+
+def test_demo_data_refuses_outside_development_settings() -> None:
+    with pytest.raises(CommandError):
+        call_command("demo_data", stdout=io.StringIO())
+    assert not User.objects.exists()

@@ -1,0 +1,130 @@
+"""Ledger reads: balances, statements and transfers. Nothing here writes or locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from tally.ledger.models import Account, Entry, PendingStatus, Transfer, TransferKind
+from tally.platform.exceptions import NotFoundError
+
+STATEMENT_MAX_PAGE_SIZE = 200
+
+_RESOLUTION_STATUS = {
+    TransferKind.POST: PendingStatus.POSTED,
+    TransferKind.VOID: PendingStatus.VOIDED,
+    TransferKind.EXPIRE: PendingStatus.EXPIRED,
+}
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    """An account's position in minor units. ``available`` = ``balance`` - ``pending``."""
+
+    account_id: int
+    currency: str
+    balance: int
+    pending: int
+    available: int
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    """Entries newest first; pass ``next_before_entry_id`` back to get the next page."""
+
+    entries: list[Entry]
+    next_before_entry_id: int | None
+
+
+def account_balance(*, account: Account) -> AccountBalance:
+    """The account's current posted balance, pending debits and available amount.
+
+    Owned accounts are read from their row. System accounts are derived in one statement
+    (one snapshot): the rolled-up snapshot plus the entries after it, and the sum of the
+    open pending transfers that debit it.
+    """
+    with connection.cursor() as cursor:
+        if account.is_system:
+            cursor.execute(
+                """
+                SELECT a.balance + coalesce((
+                           SELECT sum(e.amount) FROM ledger_entry AS e
+                            WHERE e.account_id = a.id AND e.id > a.rolled_up_to_entry_id
+                       ), 0),
+                       coalesce((
+                           SELECT sum(t.amount) FROM ledger_transfer AS t
+                            WHERE t.debit_account_id = a.id AND t.kind = 'pending'
+                              AND NOT EXISTS (
+                                  SELECT 1 FROM ledger_transfer AS r WHERE r.pending_id = t.id
+                              )
+                       ), 0)
+                  FROM ledger_account AS a
+                 WHERE a.id = %s
+                """,
+                [account.id],
+            )
+        else:
+            cursor.execute(
+                "SELECT balance, pending_debits FROM ledger_account WHERE id = %s", [account.id]
+            )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError("No such ledger account.")
+    balance, pending = int(row[0]), int(row[1])
+    return AccountBalance(
+        account_id=account.id,
+        currency=account.currency,
+        balance=balance,
+        pending=pending,
+        available=balance - pending,
+    )
+
+
+def account_entries(*, account: Account) -> QuerySet[Entry]:
+    """The account's entries, newest first, with their transfers; for keyset pagination
+    ordered by ``-id`` (the statement index serves any page at the same cost)."""
+    return Entry.objects.filter(account=account).select_related("transfer").order_by("-id")
+
+
+def account_statement(
+    *, account: Account, before_entry_id: int | None = None, limit: int = 50
+) -> StatementPage:
+    """One page of the account's statement, newest first, each entry with ``balance_after``.
+
+    Keyset pagination on the entry id: every page costs one index range scan, whatever its
+    depth. ``balance_after`` is the running balance for owned accounts; it is None for
+    system accounts, whose balance is derived (see ``account_balance``).
+    """
+    limit = max(1, min(limit, STATEMENT_MAX_PAGE_SIZE))
+    entries = account_entries(account=account)
+    if before_entry_id is not None:
+        entries = entries.filter(id__lt=before_entry_id)
+    page = list(entries[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return StatementPage(
+        entries=page, next_before_entry_id=page[-1].id if has_more and page else None
+    )
+
+
+def transfer_get(*, transfer_id: UUID) -> Transfer:
+    """One transfer with its accounts; NotFoundError if there is none."""
+    transfer = (
+        Transfer.objects.select_related("debit_account", "credit_account")
+        .filter(id=transfer_id)
+        .first()
+    )
+    if transfer is None:
+        raise NotFoundError("No such transfer.")
+    return transfer
+
+
+def transfer_pending_status(*, transfer: Transfer) -> PendingStatus:
+    """Open until a post, void or expire transfer resolves it; derived, never stored."""
+    if transfer.kind != TransferKind.PENDING:
+        raise ValueError("only pending transfers have a pending status")
+    kind = Transfer.objects.filter(pending_id=transfer.id).values_list("kind", flat=True).first()
+    return PendingStatus.OPEN if kind is None else _RESOLUTION_STATUS[TransferKind(kind)]

@@ -1,0 +1,59 @@
+"""The ledger admin pages list and search, and never let anyone add, edit or delete."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tally.identity.models import User
+from tally.ledger.models import Account, Transfer
+from tally.ledger.tests.helpers import fund, row_counts
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(admin_user: User) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_ledger_pages_list_and_search(staff: Client, vendor_credit: Account) -> None:
+    # given
+    transfer = fund(vendor_credit, 500)
+    email = vendor_credit.owner.email  # type: ignore[union-attr]
+    # when
+    accounts = staff.get("/admin/ledger/account/", {"q": email})
+    transfers = staff.get("/admin/ledger/transfer/", {"q": email})
+    entries = staff.get("/admin/ledger/entry/", {"q": "vendor_credit"})
+    by_kind = staff.get("/admin/ledger/account/", {"q": "issuance"})
+    nothing = staff.get("/admin/ledger/transfer/", {"q": "no-such-reference"})
+    # then
+    assert accounts.status_code == transfers.status_code == entries.status_code == 200
+    assert list(accounts.context["cl"].result_list) == [vendor_credit]
+    assert list(transfers.context["cl"].result_list) == [transfer]
+    assert [entry.account_id for entry in entries.context["cl"].result_list] == [vendor_credit.id]
+    assert [account.kind for account in by_kind.context["cl"].result_list] == ["issuance"]
+    assert list(nothing.context["cl"].result_list) == []
+
+
+def test_ledger_pages_are_read_only(staff: Client, vendor_credit: Account) -> None:
+    # given
+    transfer = fund(vendor_credit, 500)
+    before = row_counts()
+    # when
+    add = staff.get("/admin/ledger/transfer/add/")
+    view = staff.get(f"/admin/ledger/transfer/{transfer.id}/change/")
+    edit = staff.post(f"/admin/ledger/account/{vendor_credit.id}/change/", {"balance": "999999"})
+    delete = staff.post(f"/admin/ledger/transfer/{transfer.id}/delete/", {"post": "yes"})
+    # then
+    assert add.status_code == 403
+    assert view.status_code == 200
+    assert b"Save" not in view.content
+    assert edit.status_code == 403
+    assert delete.status_code == 403
+    vendor_credit.refresh_from_db()
+    assert vendor_credit.balance == 500
+    assert Transfer.objects.filter(id=transfer.id).exists()
+    assert row_counts() == before

@@ -1,0 +1,41 @@
+"""Ledger rows are append-only: the database itself refuses UPDATE and DELETE."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from tally.ledger.models import Account, Entry, Transfer
+from tally.ledger.tests.helpers import fund
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("table", "statement"),
+    [
+        ("ledger_entry", "UPDATE ledger_entry SET amount = amount + 1"),
+        ("ledger_entry", "UPDATE ledger_entry SET balance_after = NULL"),
+        ("ledger_entry", "DELETE FROM ledger_entry"),
+        ("ledger_transfer", "UPDATE ledger_transfer SET reference = 'edited'"),
+        ("ledger_transfer", "UPDATE ledger_transfer SET amount = amount * 2"),
+        ("ledger_transfer", "DELETE FROM ledger_transfer"),
+    ],
+)
+def test_raw_update_or_delete_is_refused(
+    vendor_credit: Account, table: str, statement: str
+) -> None:
+    # given
+    transfer = fund(vendor_credit, 500)
+    before = list(Entry.objects.order_by("id").values_list("amount", "balance_after"))
+    # when
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
+    # then
+    assert list(Entry.objects.order_by("id").values_list("amount", "balance_after")) == before
+    stored = Transfer.objects.get(id=transfer.id)
+    assert (stored.amount, stored.reference) == (500, "")

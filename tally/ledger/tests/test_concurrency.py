@@ -1,0 +1,352 @@
+"""The ledger under real concurrency: real threads, real PostgreSQL, committed transactions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from django.test import override_settings
+
+from tally.ledger import services, tasks
+from tally.ledger.exceptions import InsufficientFundsError, PendingTransferAlreadyResolvedError
+from tally.ledger.models import Account, AccountKind, Transfer, TransferCode, TransferKind
+from tally.ledger.tests.helpers import (
+    assert_ledger_verifies,
+    fund,
+    owned_account,
+    position,
+    row_counts,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREADS = 32
+
+
+def run_threads(count: int, work: Callable[[int], list[str]]) -> Counter[str]:
+    """Run ``work(i)`` on ``count`` threads released together; tally the outcomes."""
+    barrier = threading.Barrier(count)
+
+    def worker(index: int) -> list[str]:
+        try:
+            barrier.wait(timeout=30)
+            return work(index)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        outcomes = [outcome for batch in pool.map(worker, range(count)) for outcome in batch]
+    return Counter(outcomes)
+
+
+def attempt(action: Callable[[], Any]) -> str:
+    """One use case in its own durable transaction; the outcome's name."""
+    try:
+        with transaction.atomic(durable=True):
+            action()
+    except InsufficientFundsError:
+        return "insufficient_funds"
+    except PendingTransferAlreadyResolvedError:
+        return "already_resolved"
+    return "ok"
+
+
+def test_32_threads_drain_a_floored_account_exactly(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given: N units and 2N one-unit attempts spread over 32 threads
+    units = 64
+    fund(vendor_credit, units)
+
+    def work(index: int) -> list[str]:
+        return [
+            attempt(
+                lambda: services.transfer_create(
+                    debit_account=vendor_credit,
+                    credit_account=settlement,
+                    amount_minor=1,
+                    code=TransferCode.CHARGE_SALE,
+                )
+            )
+            for _ in range(2 * units // THREADS)
+        ]
+
+    # when
+    outcomes = run_threads(THREADS, work)
+    # then
+    assert outcomes == Counter({"ok": units, "insufficient_funds": units})
+    assert position(vendor_credit) == (0, 0, 0)
+    assert position(settlement) == (units, 0, units)
+    assert Transfer.objects.filter(kind=TransferKind.POSTED).count() == 1 + units
+    assert_ledger_verifies()
+
+
+def test_pending_and_posted_transfers_compete_for_the_same_units(
+    wallet: Account, settlement: Account
+) -> None:
+    # given
+    units = 64
+    fund(wallet, units)
+
+    def work(index: int) -> list[str]:
+        outcomes = []
+        for round_ in range(2 * units // THREADS):
+            if (index + round_) % 2:
+                action: Callable[[], Any] = lambda: services.transfer_create(  # noqa: E731
+                    debit_account=wallet,
+                    credit_account=settlement,
+                    amount_minor=1,
+                    code=TransferCode.CHARGE_SALE,
+                )
+            else:
+                action = lambda: services.transfer_create_pending(  # noqa: E731
+                    debit_account=wallet,
+                    credit_account=settlement,
+                    amount_minor=1,
+                    code=TransferCode.OFFER_ACTIVATION,
+                    timeout_seconds=600,
+                )
+            outcomes.append(attempt(action))
+        return outcomes
+
+    # when
+    outcomes = run_threads(THREADS, work)
+    # then: exactly N units were taken, as postings or reservations
+    posted = Transfer.objects.filter(kind=TransferKind.POSTED, debit_account=wallet).count()
+    reserved = Transfer.objects.filter(kind=TransferKind.PENDING).count()
+    assert outcomes == Counter({"ok": units, "insufficient_funds": units})
+    assert posted + reserved == units
+    assert position(wallet) == (units - posted, reserved, 0)
+    assert_ledger_verifies()
+
+    # and when every reservation is posted or voided concurrently, each exactly once
+    pendings = list(Transfer.objects.filter(kind=TransferKind.PENDING).order_by("created_at"))
+
+    def resolve(index: int) -> list[str]:
+        outcomes = []
+        for number, pending in enumerate(pendings):
+            if number % 2:
+                outcomes.append(
+                    attempt(lambda p=pending: services.transfer_post_pending(pending=p))
+                )
+            else:
+                outcomes.append(
+                    attempt(lambda p=pending: services.transfer_void_pending(pending=p))
+                )
+        return outcomes
+
+    resolved = run_threads(4, resolve)
+    assert resolved == Counter({"ok": reserved, "already_resolved": 3 * reserved})
+    posts = Transfer.objects.filter(kind=TransferKind.POST).count()
+    assert position(wallet) == (units - posted - posts, 0, units - posted - posts)
+    assert position(settlement) == (posted + posts, 0, posted + posts)
+    assert_ledger_verifies()
+
+
+def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
+    wallet: Account, settlement: Account
+) -> None:
+    # given
+    fund(wallet, 100)
+    with transaction.atomic():
+        pending = services.transfer_create_pending(
+            debit_account=wallet,
+            credit_account=settlement,
+            amount_minor=100,
+            code=TransferCode.OFFER_ACTIVATION,
+        )
+
+    def work(index: int) -> list[str]:
+        if index % 2:
+            return [attempt(lambda: services.transfer_post_pending(pending=pending))]
+        return [attempt(lambda: services.transfer_void_pending(pending=pending))]
+
+    # when
+    outcomes = run_threads(16, work)
+    # then
+    assert outcomes == Counter({"ok": 1, "already_resolved": 15})
+    resolution = Transfer.objects.get(pending=pending)
+    expected = (0, 0, 0) if resolution.kind == TransferKind.POST else (100, 0, 100)
+    assert position(wallet) == expected
+    assert_ledger_verifies()
+
+
+def test_opposite_transfers_between_two_accounts_never_deadlock() -> None:
+    # given
+    first = owned_account(AccountKind.VENDOR_CREDIT)
+    second = owned_account(AccountKind.CUSTOMER_WALLET)
+    fund(first, 1_000)
+    fund(second, 1_000)
+
+    def work(index: int) -> list[str]:
+        debit, credit = (first, second) if index % 2 else (second, first)
+        return [
+            attempt(
+                lambda: services.transfer_create(
+                    debit_account=debit,
+                    credit_account=credit,
+                    amount_minor=1,
+                    code=TransferCode.ADJUSTMENT,
+                )
+            )
+            for _ in range(10)
+        ]
+
+    # when: a deadlock would raise OperationalError out of run_threads
+    outcomes = run_threads(THREADS, work)
+    # then: as many moved each way, so both end where they started
+    assert outcomes == Counter({"ok": THREADS * 10})
+    assert position(first) == (1_000, 0, 1_000)
+    assert position(second) == (1_000, 0, 1_000)
+    assert_ledger_verifies()
+
+
+def test_same_idempotency_key_from_many_threads_moves_money_once(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given
+    fund(vendor_credit, 1_000)
+    seen: list[str] = []
+
+    def work(index: int) -> list[str]:
+        with transaction.atomic(durable=True):
+            transfer = services.transfer_create(
+                debit_account=vendor_credit,
+                credit_account=settlement,
+                amount_minor=300,
+                code=TransferCode.CHARGE_SALE,
+                idempotency_key="sale-42",
+                idempotency_scope="vendor",
+            )
+        seen.append(str(transfer.id))
+        return ["ok"]
+
+    # when
+    outcomes = run_threads(16, work)
+    # then
+    assert outcomes == Counter({"ok": 16})
+    assert len(set(seen)) == 1
+    assert position(vendor_credit) == (700, 0, 700)
+    assert row_counts() == (2, 4)
+    assert_ledger_verifies()
+
+
+def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
+    settlement: Account,
+) -> None:
+    """100 vendors sell into the same settlement account while vendor 0's transaction is
+    held open: none of the other 99 waits, because no transfer locks the settlement row."""
+    # given
+    vendors = [owned_account(AccountKind.VENDOR_CREDIT) for _ in range(100)]
+    for vendor in vendors:
+        fund(vendor, 100)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_vendor_zero() -> None:
+        try:
+            with transaction.atomic(durable=True):
+                services.transfer_create(
+                    debit_account=vendors[0],
+                    credit_account=settlement,
+                    amount_minor=10,
+                    code=TransferCode.CHARGE_SALE,
+                )
+                holding.set()
+                assert release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_vendor_zero)
+    holder.start()
+    assert holding.wait(timeout=10)
+
+    def sell(index: int) -> list[str]:
+        outcomes = []
+        for vendor in vendors[1 + index :: 4]:
+            with transaction.atomic(durable=True):
+                # Waiting for any lock for a second is a failure, not a slow pass.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '1s'")
+                services.transfer_create(
+                    debit_account=vendor,
+                    credit_account=settlement,
+                    amount_minor=10,
+                    code=TransferCode.CHARGE_SALE,
+                )
+            outcomes.append("ok")
+        return outcomes
+
+    # when
+    started = time.monotonic()
+    try:
+        outcomes = run_threads(4, sell)
+        elapsed = time.monotonic() - started
+        still_open = holder.is_alive()
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    # then: all 99 committed while vendor 0 still held its transaction open
+    assert outcomes == Counter({"ok": 99})
+    assert still_open
+    assert elapsed < 30
+    assert position(settlement) == (1_000, 0, 1_000)
+    assert_ledger_verifies()
+
+
+def test_roll_up_waits_for_open_transfers_and_never_loses_an_entry(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    """The exclusive roll-up lock cannot cut past an entry that is not committed yet."""
+    # given: a transfer to settlement held open
+    fund(vendor_credit, 100)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(durable=True):
+                services.transfer_create(
+                    debit_account=vendor_credit,
+                    credit_account=settlement,
+                    amount_minor=40,
+                    code=TransferCode.CHARGE_SALE,
+                )
+                holding.set()
+                assert release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(timeout=10)
+
+    # when: a roll-up with a short lock timeout gives up instead of cutting
+    def roll_up_impatiently() -> None:
+        with transaction.atomic(durable=True):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            services.account_roll_up(account=settlement)
+
+    with pytest.raises(OperationalError, match="lock timeout"):
+        roll_up_impatiently()
+    # and the beat task skips the busy account but rolls up the others (issuance)
+    with override_settings(LEDGER_ROLL_UP_LOCK_TIMEOUT_MS=200):
+        assert tasks.ledger_roll_up() == 1
+    release.set()
+    holder.join(timeout=30)
+    settlement.refresh_from_db()
+    assert (settlement.balance, settlement.rolled_up_to_entry_id) == (0, 0)
+    # then: once committed, the roll-up takes the entry in
+    with transaction.atomic(durable=True):
+        assert services.account_roll_up(account=settlement) == 1
+    settlement.refresh_from_db()
+    assert settlement.balance == 40
+    assert position(settlement) == (40, 0, 40)
+    assert_ledger_verifies()

@@ -1,0 +1,302 @@
+"""Posted transfers: exact balances and entries, the floor, atomicity, argument rules."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from tally.identity.models import Role
+from tally.ledger import selectors, services
+from tally.ledger.exceptions import (
+    CurrencyMismatchError,
+    InsufficientFundsError,
+    InvalidAmountError,
+    SameAccountError,
+)
+from tally.ledger.models import Account, AccountKind, Entry, Transfer, TransferCode, TransferKind
+from tally.ledger.tests.helpers import (
+    assert_ledger_verifies,
+    fund,
+    owned_account,
+    owner,
+    position,
+    row_counts,
+)
+from tally.platform.db import TransactionRequiredError
+
+pytestmark = pytest.mark.django_db
+
+
+def sell(vendor: Account, settlement: Account, amount_minor: int, **extra: object) -> Transfer:
+    with transaction.atomic():
+        return services.transfer_create(
+            debit_account=vendor,
+            credit_account=settlement,
+            amount_minor=amount_minor,
+            code=TransferCode.CHARGE_SALE,
+            **extra,
+        )
+
+
+def test_account_get_or_create_returns_one_floored_account_per_owner_kind_currency() -> None:
+    # given
+    user = owner()
+    # when
+    with transaction.atomic():
+        first = services.account_get_or_create(owner=user, kind=AccountKind.VENDOR_CREDIT)
+        again = services.account_get_or_create(owner=user, kind=AccountKind.VENDOR_CREDIT)
+        wallet = services.account_get_or_create(owner=user, kind=AccountKind.CUSTOMER_WALLET)
+    # then
+    assert first.id == again.id
+    assert wallet.id != first.id
+    assert (first.floored, first.currency, first.balance, first.pending_debits) == (
+        True,
+        "USD",
+        0,
+        0,
+    )
+
+
+def test_system_accounts_are_single_unfloored_and_ownerless() -> None:
+    # when
+    with transaction.atomic():
+        first = services.account_system(kind=AccountKind.REVENUE)
+        again = services.account_system(kind=AccountKind.REVENUE)
+    # then
+    assert first.id == again.id
+    assert first.owner_id is None
+    assert first.floored is False
+
+
+def test_account_kinds_cannot_be_mixed_up() -> None:
+    with transaction.atomic(), pytest.raises(ValueError, match="system account kind"):
+        services.account_get_or_create(owner=owner(), kind=AccountKind.ISSUANCE)
+    with transaction.atomic(), pytest.raises(ValueError, match="owned account kind"):
+        services.account_system(kind=AccountKind.VENDOR_CREDIT)
+    assert Account.objects.count() == 0
+
+
+def test_transfer_moves_exact_amounts_and_writes_two_entries(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given
+    fund(vendor_credit, 10_000)
+    # when
+    transfer = sell(vendor_credit, settlement, 4_550, reference="sale-1", metadata={"phone": "x"})
+    # then
+    assert position(vendor_credit) == (5_450, 0, 5_450)
+    assert position(settlement) == (4_550, 0, 4_550)
+    assert (transfer.kind, transfer.amount, transfer.reference) == (
+        TransferKind.POSTED,
+        4_550,
+        "sale-1",
+    )
+    entries = list(
+        transfer.entries.order_by("id").values_list("account_id", "amount", "balance_after")
+    )
+    assert entries == [(vendor_credit.id, -4_550, 5_450), (settlement.id, 4_550, None)]
+    assert_ledger_verifies()
+
+
+def test_issuance_goes_negative_as_money_enters(vendor_credit: Account, issuance: Account) -> None:
+    # when
+    fund(vendor_credit, 700)
+    fund(vendor_credit, 300)
+    # then
+    assert position(issuance) == (-1_000, 0, -1_000)
+    assert position(vendor_credit) == (1_000, 0, 1_000)
+
+
+def test_transfer_between_two_owned_accounts_updates_both_rows(
+    vendor_credit: Account, wallet: Account
+) -> None:
+    # given
+    fund(vendor_credit, 1_000)
+    # when
+    with transaction.atomic():
+        transfer = services.transfer_create(
+            debit_account=vendor_credit,
+            credit_account=wallet,
+            amount_minor=250,
+            code=TransferCode.CUSTOMER_CREDIT,
+        )
+    # then
+    assert position(vendor_credit) == (750, 0, 750)
+    assert position(wallet) == (250, 0, 250)
+    assert sorted(transfer.entries.values_list("amount", "balance_after")) == [
+        (-250, 750),
+        (250, 250),
+    ]
+    assert_ledger_verifies()
+
+
+def test_floored_account_can_be_drained_to_exactly_zero(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given
+    fund(vendor_credit, 500)
+    # when
+    sell(vendor_credit, settlement, 500)
+    # then
+    assert position(vendor_credit) == (0, 0, 0)
+
+
+def test_insufficient_funds_refuses_and_changes_nothing(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given
+    fund(vendor_credit, 500)
+    before = row_counts()
+    # when
+    with pytest.raises(InsufficientFundsError) as raised:
+        sell(vendor_credit, settlement, 501)
+    # then
+    assert raised.value.code == "insufficient_funds"
+    assert raised.value.status_code == 422
+    assert position(vendor_credit) == (500, 0, 500)
+    assert position(settlement) == (0, 0, 0)
+    assert row_counts() == before
+
+
+def test_failed_transfer_leaves_nothing_even_when_the_caller_carries_on(
+    vendor_credit: Account, wallet: Account, settlement: Account
+) -> None:
+    # given: the credit side (lower id) is updated before the debit side is refused
+    credit = owned_account(AccountKind.CUSTOMER_WALLET)
+    debit = owned_account(AccountKind.VENDOR_CREDIT)
+    assert credit.id < debit.id
+    fund(debit, 100)
+    before = row_counts()
+    # when: the use case catches the error and commits its other work
+    with transaction.atomic():
+        with pytest.raises(InsufficientFundsError):
+            services.transfer_create(
+                debit_account=debit,
+                credit_account=credit,
+                amount_minor=101,
+                code=TransferCode.CUSTOMER_CREDIT,
+            )
+        fund(vendor_credit, 1)
+    # then: the savepoint undid the credit side and the transfer row
+    assert position(credit) == (0, 0, 0)
+    assert position(debit) == (100, 0, 100)
+    assert row_counts() == (before[0] + 1, before[1] + 2)
+    assert_ledger_verifies()
+
+
+@pytest.mark.parametrize("amount", [0, -1, -500, 2**63, 1.5, True])
+def test_non_positive_or_non_integer_amounts_are_refused(
+    vendor_credit: Account, settlement: Account, amount: object
+) -> None:
+    # given
+    fund(vendor_credit, 1_000)
+    before = row_counts()
+    # when
+    with pytest.raises(InvalidAmountError):
+        sell(vendor_credit, settlement, amount)
+    # then
+    assert position(vendor_credit) == (1_000, 0, 1_000)
+    assert row_counts() == before
+
+
+def test_transfer_to_the_same_account_is_refused(vendor_credit: Account) -> None:
+    fund(vendor_credit, 100)
+    before = row_counts()
+    with pytest.raises(SameAccountError):
+        sell(vendor_credit, vendor_credit, 10)
+    assert position(vendor_credit) == (100, 0, 100)
+    assert row_counts() == before
+
+
+def test_transfer_between_currencies_is_refused(vendor_credit: Account) -> None:
+    # given
+    with transaction.atomic():
+        euros = services.account_get_or_create(
+            owner=owner(Role.CUSTOMER), kind=AccountKind.CUSTOMER_WALLET, currency="EUR"
+        )
+    fund(vendor_credit, 100)
+    before = row_counts()
+    # when
+    with pytest.raises(CurrencyMismatchError):
+        sell(vendor_credit, euros, 10)
+    # then
+    assert position(vendor_credit) == (100, 0, 100)
+    assert position(euros) == (0, 0, 0)
+    assert row_counts() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_services_refuse_to_run_outside_a_transaction(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    with pytest.raises(TransactionRequiredError):
+        services.transfer_create(
+            debit_account=vendor_credit,
+            credit_account=settlement,
+            amount_minor=1,
+            code=TransferCode.CHARGE_SALE,
+        )
+    assert position(vendor_credit) == (0, 0, 0)
+    assert row_counts() == (0, 0)
+
+
+def test_transfer_never_updates_the_system_account_row(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given
+    fund(vendor_credit, 1_000)
+    # when
+    sell(vendor_credit, settlement, 300)
+    sell(vendor_credit, settlement, 200)
+    # then: the row is untouched, the balance is derived from the entries
+    settlement.refresh_from_db()
+    assert (settlement.balance, settlement.rolled_up_to_entry_id) == (0, 0)
+    assert selectors.account_balance(account=settlement).balance == 500
+
+
+def test_check_constraint_refuses_a_floored_account_below_zero(vendor_credit: Account) -> None:
+    # given
+    fund(vendor_credit, 100)
+    # when / then: even a raw write cannot break the floor
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_account SET balance = -1 WHERE id = %s", [vendor_credit.id])
+    assert position(vendor_credit) == (100, 0, 100)
+
+
+def test_check_constraint_refuses_reserving_more_than_the_balance(vendor_credit: Account) -> None:
+    fund(vendor_credit, 100)
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledger_account SET pending_debits = 101 WHERE id = %s", [vendor_credit.id]
+        )
+    assert position(vendor_credit) == (100, 0, 100)
+
+
+def test_check_constraint_refuses_a_non_positive_transfer_amount(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    before = row_counts()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,"
+            " amount, reference, metadata, idempotency_scope, created_at)"
+            " VALUES (gen_random_uuid(), 'posted', 'charge_sale', %s, %s, 0, '', '{}', '', now())",
+            [vendor_credit.id, settlement.id],
+        )
+    assert row_counts() == before
+
+
+def test_entries_of_owned_accounts_carry_the_running_balance(
+    vendor_credit: Account, settlement: Account
+) -> None:
+    # given
+    fund(vendor_credit, 1_000)
+    # when
+    for amount in (100, 250, 50):
+        sell(vendor_credit, settlement, amount)
+    # then
+    assert list(
+        Entry.objects.filter(account=vendor_credit)
+        .order_by("id")
+        .values_list("amount", "balance_after")
+    ) == [(1_000, 1_000), (-100, 900), (-250, 650), (-50, 600)]
