@@ -31,6 +31,11 @@ TALLY_RATE_LIMITS = {
     "register": env.str("RATE_LIMIT_REGISTER", default="20/hour"),
 }
 
+# Ledger tunables.
+LEDGER_BALANCE_CACHE_SECONDS = env.int("LEDGER_BALANCE_CACHE_SECONDS", default=300)
+LEDGER_ROLL_UP_LOCK_TIMEOUT_MS = env.int("LEDGER_ROLL_UP_LOCK_TIMEOUT_MS", default=500)
+LEDGER_VERIFY_WORK_MEM = env.str("LEDGER_VERIFY_WORK_MEM", default="256MB")
+
 # How long a stored Idempotency-Key outcome is replayed.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 

@@ -49,7 +49,7 @@ def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:
         return ledger_selectors.AccountBalance(
             account_id=0, currency=settings.TALLY_CURRENCY, balance=0, pending=0, available=0
         )
-    return ledger_selectors.account_balance(account=account)
+    return ledger_selectors.account_balance_cached(account=account)
 
 
 def vendor_statement(*, vendor: VendorProfile) -> QuerySet[Entry]:

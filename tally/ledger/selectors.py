@@ -8,6 +8,7 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import QuerySet
 
+from tally.ledger.balance_cache import balance_cache_read_through
 from tally.ledger.models import Account, Entry, PendingStatus, Transfer, TransferKind
 from tally.platform.exceptions import NotFoundError
 
@@ -74,6 +75,27 @@ def account_balance(*, account: Account) -> AccountBalance:
     if row is None:
         raise NotFoundError("No such ledger account.")
     balance, pending = int(row[0]), int(row[1])
+    return AccountBalance(
+        account_id=account.id,
+        currency=account.currency,
+        balance=balance,
+        pending=pending,
+        available=balance - pending,
+    )
+
+
+def account_balance_cached(*, account: Account) -> AccountBalance:
+    """``account_balance`` for read endpoints: owned accounts go through the balance cache,
+    which never serves a balance older than the last committed change (see balance_cache).
+    Never use it inside a money transaction: that one must read its own writes."""
+    if account.is_system:
+        return account_balance(account=account)
+
+    def load() -> tuple[int, int]:
+        fresh = account_balance(account=account)
+        return fresh.balance, fresh.pending
+
+    balance, pending = balance_cache_read_through(account_id=account.id, load=load)
     return AccountBalance(
         account_id=account.id,
         currency=account.currency,

@@ -32,6 +32,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tally.identity.models import User
+from tally.ledger.balance_cache import balance_cache_invalidate_on_commit
 from tally.ledger.exceptions import (
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
@@ -583,6 +584,7 @@ def _update_owned(
         if floor_guarded:
             raise InsufficientFundsError()
         raise LedgerInconsistencyError(f"account {account_id} refused a release or a credit")
+    balance_cache_invalidate_on_commit(account_id=account_id)
     return int(row[0])
 
 

@@ -44,7 +44,7 @@ def ledger_roll_up() -> int:
     that is too busy is skipped until the next run (its derived balance stays exact, the
     read just sums a few more entries). Returns how many entries were folded.
     """
-    timeout_ms = int(getattr(settings, "LEDGER_ROLL_UP_LOCK_TIMEOUT_MS", 500))
+    timeout_ms = int(settings.LEDGER_ROLL_UP_LOCK_TIMEOUT_MS)
     folded = 0
     for account in Account.objects.filter(owner__isnull=True).order_by("id"):
         try:

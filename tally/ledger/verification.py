@@ -259,7 +259,7 @@ def ledger_verify(*, on_check: Callable[[CheckResult], None] | None = None) -> V
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cursor.execute(
             "SELECT set_config('work_mem', %s, true)",
-            [getattr(settings, "LEDGER_VERIFY_WORK_MEM", "256MB")],
+            [settings.LEDGER_VERIFY_WORK_MEM],
         )
         cursor.execute(
             "SELECT (SELECT count(*) FROM ledger_account), "

@@ -11,6 +11,14 @@ from tally.ledger.tests.helpers import fund
 pytestmark = pytest.mark.django_db
 
 
+def _count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - a test constant
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @pytest.mark.parametrize(
     ("table", "statement"),
     [
@@ -28,6 +36,7 @@ def test_raw_update_or_delete_is_refused(
     # given
     transfer = fund(vendor_credit, 500)
     before = list(Entry.objects.order_by("id").values_list("amount", "balance_after"))
+    rows_before = _count(table)
     # when
     with (
         pytest.raises(IntegrityError, match="append-only"),
@@ -37,5 +46,6 @@ def test_raw_update_or_delete_is_refused(
         cursor.execute(statement)
     # then
     assert list(Entry.objects.order_by("id").values_list("amount", "balance_after")) == before
+    assert _count(table) == rows_before
     stored = Transfer.objects.get(id=transfer.id)
     assert (stored.amount, stored.reference) == (500, "")
