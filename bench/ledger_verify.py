@@ -22,6 +22,7 @@ consistent by construction); then VACUUM ANALYZE, as autovacuum would.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -182,6 +183,7 @@ def main() -> int:
         help="PostgreSQL server to create the throwaway database on",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--json-out", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     transfers = args.entries // 2
     params = {
@@ -220,7 +222,8 @@ def main() -> int:
                 _timed(label, cursor, sql, params)
             cursor.execute("SET session_replication_role = DEFAULT")
             _timed("vacuum analyze", cursor, "VACUUM ANALYZE", {})
-        print(f"Generated in {time.monotonic() - started:.0f}s", flush=True)
+        generate_s = time.monotonic() - started
+        print(f"Generated in {generate_s:.0f}s", flush=True)
 
         timings = []
         for run in (1, 2):
@@ -234,6 +237,18 @@ def main() -> int:
             f"{report.counts['transfers']:,} transfers, {report.counts['accounts']:,} accounts "
             f"in {timings[0]:.1f}s (second run {timings[1]:.1f}s); ok={report.ok}"
         )
+        if args.json_out:
+            args.json_out.write_text(
+                json.dumps(
+                    {
+                        "entries": report.counts["entries"],
+                        "verify_s": round(timings[0], 1),
+                        "second_run_s": round(timings[1], 1),
+                        "generate_s": round(generate_s, 1),
+                        "ok": report.ok,
+                    }
+                )
+            )
         from django.db import connections
 
         connections.close_all()

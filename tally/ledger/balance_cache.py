@@ -1,15 +1,15 @@
 """Read cache for owned accounts' balances (balance, pending debits), in Redis.
 
 Never older than the last committed write: every balance change bumps the account's
-generation when it is made and again after commit (``balance_cache_invalidate_on_commit``), and a reader stores what
+generation after it commits (``balance_cache_invalidate_on_commit``), and a reader stores what
 it read tagged with the generation it saw before reading the database, and a cached value
 is served only while its tag is still the current generation. (The store itself is
 conditional too, in one Lua call, so a slow reader doesn't clobber a current entry.) So a reader that raced a writer simply doesn't cache; the next read goes to
 PostgreSQL. Entries expire after ``LEDGER_BALANCE_CACHE_SECONDS`` as a last resort (a bump
 lost to a Redis fault). With Redis unreachable, reads go to PostgreSQL.
 
-Only reads outside a money transaction use it; a use case that needs the balance it just
-changed reads its own transaction (``selectors.account_balance``).
+Only reads outside a transaction use it (inside one, reads go to PostgreSQL and are not
+stored); a use case that needs the balance it just changed reads its own transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
@@ -52,20 +52,28 @@ def _bump(account_id: int) -> None:
 
 
 def balance_cache_invalidate_on_commit(*, account_id: int) -> None:
-    """Make every cached balance of the account stale, now and again after commit.
+    """Make every cached balance of the account stale once this transaction commits.
 
-    The bump after commit retires anything a reader cached in between (it read the old,
-    committed value); the bump now also covers code that reads inside the same transaction
-    and a transaction that never commits (a rolled-back change only costs a cache miss).
+    One bump after commit is enough: until then every reader sees the old committed value,
+    and the bump retires whatever was cached from it, including a store racing the bump (the
+    store is conditional on the generation it read). A transaction that rolls back changed
+    nothing, so it bumps nothing. Within the changing transaction, code reads its own
+    transaction (``selectors.account_balance``), never the cache.
     """
-    _bump(account_id)
     transaction.on_commit(lambda: _bump(account_id), robust=True)
 
 
 def balance_cache_read_through(
     *, account_id: int, load: Callable[[], tuple[int, int]]
 ) -> tuple[int, int]:
-    """(balance, pending) of an owned account: from the cache when current, else ``load()``."""
+    """(balance, pending) of an owned account: from the cache when current, else ``load()``.
+
+    Inside a transaction it always loads and never stores: that transaction may have
+    changed the balance without committing (its bump comes at commit), and what it reads
+    must neither be stale to it nor be cached for others before it commits.
+    """
+    if connection.in_atomic_block:
+        return load()
     generation_key, value_key = _keys(account_id)
     try:
         redis = get_redis_connection("default")

@@ -23,7 +23,10 @@ Nothing here enqueues a job or writes an audit event: the calling use case does 
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -180,8 +183,59 @@ def transfer_create(
     Locks: the owned account rows (ascending id), a shared advisory lock per system account.
     Enqueues nothing.
     """
+    return transfer_create_result(
+        debit_account=debit_account,
+        credit_account=credit_account,
+        amount_minor=amount_minor,
+        code=code,
+        reference=reference,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        idempotency_scope=idempotency_scope,
+        now=now,
+    ).transfer
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transfer: Transfer
+    # The owned accounts' posted balances right after the transfer, by account id. The
+    # rows stay locked by this transaction, so these are what it commits.
+    balances_after: dict[int, int]
+
+
+def transfer_create_result(
+    *,
+    debit_account: Account,
+    credit_account: Account,
+    amount_minor: int,
+    code: str,
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    idempotency_scope: str = "",
+    now: datetime | None = None,
+) -> TransferResult:
+    """``transfer_create``, also answering the owned accounts' balances after it.
+
+    The common shape, one owned account and one system account without an idempotency key
+    (a sale, a credit), is one SQL statement: the guarded UPDATE, the shared lock, the
+    transfer and its two entries (see ``_POST_ONE_OWNED_SQL``). Other shapes take the
+    general path; both give the same guarantees.
+    """
     require_transaction()
     _validate(debit_account=debit_account, credit_account=credit_account, amount=amount_minor)
+    if idempotency_key is None and debit_account.is_system != credit_account.is_system:
+        return _post_one_owned(
+            debit=debit_account,
+            credit=credit_account,
+            amount=amount_minor,
+            code=code,
+            reference=reference,
+            metadata=metadata or {},
+            idempotency_scope=idempotency_scope,
+            now=now or timezone.now(),
+        )
     transfer = Transfer(
         kind=TransferKind.POSTED,
         code=code,
@@ -195,10 +249,15 @@ def transfer_create(
         created_at=now or timezone.now(),
     )
 
-    def apply(written: Transfer) -> None:
-        _post(written, debit=debit_account, credit=credit_account, amount=amount_minor)
+    balances: dict[int, int] = {}
 
-    return _write(transfer, apply)
+    def apply(written: Transfer) -> None:
+        balances.update(
+            _post(written, debit=debit_account, credit=credit_account, amount=amount_minor)
+        )
+
+    written = _write(transfer, apply)
+    return TransferResult(transfer=written, balances_after=balances)
 
 
 def transfer_create_pending(
@@ -517,7 +576,7 @@ def _require_same_request(first: Transfer, repeat: Transfer) -> None:
 
 def _post(
     transfer: Transfer, *, debit: Account, credit: Account, amount: int, release: int = 0
-) -> None:
+) -> dict[int, int]:
     """Move posted balance: update owned rows in id order, lock system accounts shared,
     append the two entries. ``release`` is the pending amount the debit side gives back."""
     balances: dict[int, int | None] = {}
@@ -554,6 +613,105 @@ def _post(
             ),
         ]
     )
+    return {account_id: b for account_id, b in balances.items() if b is not None}
+
+
+# One posted transfer between an owned and a system account, in one statement. Each step
+# reads the one before, which orders them: the guarded UPDATE of the owned row (no row back:
+# the floor would break, and nothing else runs), then the shared lock on the system account,
+# then the transfer, then its two entries (the lock is held before their ids are drawn, as
+# account_roll_up requires). The statement is atomic on its own, so no savepoint is needed.
+_POST_ONE_OWNED_SQL = """
+WITH moved AS (
+    UPDATE ledger_account
+       SET balance = balance + %(delta)s
+     WHERE id = %(owned)s
+       AND owner_id IS NOT NULL
+       AND (NOT floored OR balance + %(delta)s - pending_debits >= 0)
+    RETURNING balance
+), announced AS (
+    SELECT pg_advisory_xact_lock_shared(%(lock_class)s, %(system_key)s) AS locked, m.balance
+      FROM moved AS m
+), transfer AS (
+    INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id, amount,
+                                 reference, metadata, idempotency_scope, idempotency_key,
+                                 expires_at, pending_id, created_at)
+    SELECT %(id)s, 'posted', %(code)s, %(debit)s, %(credit)s, %(amount)s, %(reference)s,
+           %(metadata)s::jsonb, %(scope)s, NULL, NULL, NULL, %(now)s
+      FROM announced
+    RETURNING id
+)
+INSERT INTO ledger_entry (account_id, transfer_id, amount, balance_after, created_at)
+SELECT e.account_id, t.id, e.amount, e.balance_after, %(now)s
+  FROM transfer AS t
+ CROSS JOIN announced AS a
+ CROSS JOIN LATERAL (
+       VALUES (0, %(debit)s::bigint, -%(amount)s::bigint,
+               CASE WHEN %(debit_owned)s THEN a.balance END),
+              (1, %(credit)s::bigint, %(amount)s::bigint,
+               CASE WHEN %(debit_owned)s THEN NULL ELSE a.balance END)
+       ) AS e(side, account_id, amount, balance_after)
+ ORDER BY e.side
+RETURNING balance_after
+"""
+
+
+def _post_one_owned(
+    *,
+    debit: Account,
+    credit: Account,
+    amount: int,
+    code: str,
+    reference: str,
+    metadata: dict[str, Any],
+    idempotency_scope: str,
+    now: datetime,
+) -> TransferResult:
+    owned, system = (credit, debit) if debit.is_system else (debit, credit)
+    transfer_id = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POST_ONE_OWNED_SQL,
+            {
+                "delta": amount if owned is credit else -amount,
+                "owned": owned.id,
+                "lock_class": SYSTEM_ACCOUNT_LOCK_CLASS,
+                "system_key": system.id & _INT4_MASK,
+                "id": transfer_id,
+                "code": code,
+                "debit": debit.id,
+                "credit": credit.id,
+                "amount": amount,
+                "reference": reference,
+                "metadata": json.dumps(metadata),
+                "scope": idempotency_scope,
+                "now": now,
+                "debit_owned": owned is debit,
+            },
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        if owned is debit:
+            raise InsufficientFundsError()
+        raise LedgerInconsistencyError(f"account {owned.id} refused a credit")
+    balance_cache_invalidate_on_commit(account_id=owned.id)
+    transfer = Transfer(
+        id=transfer_id,
+        kind=TransferKind.POSTED,
+        code=code,
+        debit_account=debit,
+        credit_account=credit,
+        amount=amount,
+        reference=reference,
+        metadata=metadata,
+        idempotency_scope=idempotency_scope,
+        idempotency_key=None,
+        created_at=now,
+    )
+    transfer._state.adding = False
+    transfer._state.db = connection.alias
+    balance = next(row[0] for row in rows if row[0] is not None)
+    return TransferResult(transfer=transfer, balances_after={owned.id: int(balance)})
 
 
 def _update_owned(

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from tally.identity import selectors as identity_selectors
 from tally.identity.models import User, VendorProfile
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.topups.models import ChargeSale, PhoneNumber
@@ -21,15 +22,14 @@ def vendor_get_for_seller(*, user: User, vendor_id: UUID) -> VendorProfile:
     """The vendor ``user`` sells charges as: only the vendor itself.
 
     Admins, customers and partners are refused (403); another vendor's or an unknown id is
-    404, so a vendor learns nothing about other vendors. One query (the profile); the user
-    is the authenticated one, already loaded.
+    404, so a vendor learns nothing about other vendors. No query when the profile came
+    with the user (API-key authentication loads it), else one.
     """
     if not user.is_vendor:
         raise PermissionDeniedError("Only the vendor itself sells charges.")
-    vendor = VendorProfile.objects.filter(user_id=user.id).first() if vendor_id == user.id else None
+    vendor = identity_selectors.vendor_profile_of(user) if vendor_id == user.id else None
     if vendor is None:
         raise NotFoundError("No such vendor.")
-    vendor.user = user
     return vendor
 
 

@@ -10,46 +10,56 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tally.identity.models import User, VendorProfile
-from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
+from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import Account, AccountKind, TransferCode
 from tally.platform.audit.services import audit_record
+from tally.platform.db import transaction_own_or_join
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError, VendorInactiveError
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
 from tally.topups.lock_objects import phone_number_lock
 from tally.topups.models import ChargeSale, PhoneNumber
 
-# Registers a number or finds the registered one, in one statement. The existing row is
-# locked FOR KEY SHARE (what the sale's foreign key check takes at commit anyway): sales of
+# Records a sale, registering its number if new, in one statement. The number's existing
+# row is locked FOR KEY SHARE (what the sale's foreign key check takes anyway): sales of
 # the same number never wait on each other, but a concurrent delete or renumbering waits
 # for this sale, then sees it and refuses.
-_PHONE_NUMBER_REGISTER_SQL = """
+_SALE_INSERT_SQL = """
     WITH inserted AS (
         INSERT INTO topups_phonenumber (id, number, label, created_by_id, created_at)
-        VALUES (%(id)s, %(number)s, '', %(created_by_id)s, %(now)s)
+        VALUES (%(phone_id)s, %(number)s, '', %(vendor)s, %(now)s)
         ON CONFLICT (number) DO NOTHING
         RETURNING id, number, label, created_by_id, created_at
+    ), phone AS (
+        SELECT id, number, label, created_by_id, created_at FROM inserted
+        UNION ALL
+        SELECT id, number, label, created_by_id, created_at
+          FROM (SELECT id, number, label, created_by_id, created_at
+                  FROM topups_phonenumber
+                 WHERE number = %(number)s
+                   FOR KEY SHARE) AS existing
+        LIMIT 1
+    ), sale AS (
+        INSERT INTO topups_chargesale (id, vendor_id, phone_number_id, amount, transfer_id,
+                                       created_at)
+        SELECT %(id)s, %(vendor)s, phone.id, %(amount)s, %(transfer)s, %(now)s FROM phone
+        RETURNING phone_number_id
     )
-    SELECT id, number, label, created_by_id, created_at FROM inserted
-    UNION ALL
-    SELECT id, number, label, created_by_id, created_at
-      FROM (SELECT id, number, label, created_by_id, created_at
-              FROM topups_phonenumber
-             WHERE number = %(number)s
-               FOR KEY SHARE) AS existing
-    LIMIT 1
+    SELECT phone.id, phone.number, phone.label, phone.created_by_id, phone.created_at
+      FROM phone JOIN sale ON sale.phone_number_id = phone.id
 """
 # A number registered by a transaction that committed after our statement's snapshot is
-# invisible to that statement; the next attempt (a new snapshot) sees it.
-_PHONE_NUMBER_REGISTER_ATTEMPTS = 3
+# invisible to that statement (no row back, nothing written); the next attempt, with a new
+# snapshot, sees it.
+_SALE_INSERT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -59,47 +69,71 @@ class ChargeSaleResult:
     remaining_credit_minor: int
 
 
-def _phone_number_register(*, number: str, created_by_id: UUID, now: datetime) -> PhoneNumber:
-    """Return the registered ``number``, registering it first if it is new.
-
-    INSERT … ON CONFLICT DO NOTHING: concurrent first sales to one new number register it
-    exactly once. Joins the caller's transaction.
-    """
-    params = {"id": uuid.uuid4(), "number": number, "created_by_id": created_by_id, "now": now}
-    for _ in range(_PHONE_NUMBER_REGISTER_ATTEMPTS):
-        found = list(PhoneNumber.objects.raw(_PHONE_NUMBER_REGISTER_SQL, params))
-        if found:
-            return found[0]
-    raise RuntimeError(f"phone number {number} could be neither registered nor found")
+_PHONE_NUMBER_COLUMNS = ["id", "number", "label", "created_by_id", "created_at"]
+_ACCOUNT_COLUMNS = ["id", "owner_id", "kind", "currency", "floored"]
+_SALE_ACCOUNTS_SQL = """
+    SELECT id, owner_id, kind, currency, floored
+      FROM ledger_account
+     WHERE currency = %(currency)s
+       AND ((owner_id = %(owner)s AND kind = %(credit_kind)s)
+            OR (owner_id IS NULL AND kind = %(settlement_kind)s))
+"""
 
 
-def _sale_accounts(*, vendor: VendorProfile) -> tuple[Account, Account]:
-    """(the vendor's credit account, the airtime settlement account).
-
-    Both are looked up in one statement; only when one does not exist yet (a vendor never
-    credited, a fresh database) do the ledger services create it.
-    """
+def _sale_accounts(*, vendor: VendorProfile) -> tuple[Account | None, Account | None]:
+    """(the vendor's credit account, the airtime settlement account), in one statement;
+    None for one that does not exist yet."""
     credit_account: Account | None = None
     settlement_account: Account | None = None
-    for account in Account.objects.filter(
-        Q(owner_id=vendor.user_id, kind=AccountKind.VENDOR_CREDIT)
-        | Q(owner__isnull=True, kind=AccountKind.AIRTIME_SETTLEMENT),
-        currency=settings.TALLY_CURRENCY,
-    ):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SALE_ACCOUNTS_SQL,
+            {
+                "currency": settings.TALLY_CURRENCY,
+                "owner": vendor.user_id,
+                "credit_kind": AccountKind.VENDOR_CREDIT.value,
+                "settlement_kind": AccountKind.AIRTIME_SETTLEMENT.value,
+            },
+        )
+        rows = cursor.fetchall()
+    for row in rows:
+        account = Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row)
         if account.kind == AccountKind.VENDOR_CREDIT:
             credit_account = account
         else:
             settlement_account = account
-    if credit_account is None:
-        credit_account = ledger.account_get_or_create(
-            owner=vendor.user, kind=AccountKind.VENDOR_CREDIT
-        )
-    if settlement_account is None:
-        settlement_account = ledger.account_system(kind=AccountKind.AIRTIME_SETTLEMENT)
     return credit_account, settlement_account
 
 
-@transaction.atomic
+def _sale_insert(
+    *,
+    sale_id: UUID,
+    vendor_id: UUID,
+    number: str,
+    amount_minor: int,
+    transfer_id: UUID,
+    now: datetime,
+) -> PhoneNumber:
+    """Insert the sale row, registering ``number`` first if it is new (exactly once, however
+    many sales race for it); return the number's row. Joins the caller's transaction."""
+    params: dict[str, Any] = {
+        "phone_id": uuid.uuid4(),
+        "number": number,
+        "id": sale_id,
+        "vendor": vendor_id,
+        "amount": amount_minor,
+        "transfer": transfer_id,
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        for _ in range(_SALE_INSERT_ATTEMPTS):
+            cursor.execute(_SALE_INSERT_SQL, params)
+            row = cursor.fetchone()
+            if row is not None:
+                return PhoneNumber.from_db(connection.alias, _PHONE_NUMBER_COLUMNS, row)
+    raise RuntimeError(f"phone number {number} could be neither registered nor found")
+
+
 def charge_sale_create(
     *, vendor: VendorProfile, phone_number: str, amount_minor: int
 ) -> ChargeSaleResult:
@@ -113,17 +147,46 @@ def charge_sale_create(
     nothing at all is written. The sale row with its transfer is the audit trail of a sale
     (who, what, when), so no separate audit event is written on this hot path.
 
+    Three statements, in plain SQL because every sale pays for them (docs/benchmarks.md):
+    find the two accounts; the ledger transfer (one statement); the sale row with the
+    number's registration (one statement).
+
     Locks: the vendor's credit account row (by the ledger's conditional update, until
     commit), the phone number row FOR KEY SHARE, a shared advisory lock on the settlement
     account. Enqueues nothing.
     """
     if not vendor.is_active:
         raise VendorInactiveError()
-    now = timezone.now()
-    number = _phone_number_register(number=phone_number, created_by_id=vendor.user_id, now=now)
     credit_account, settlement_account = _sale_accounts(vendor=vendor)
+    if credit_account is None:
+        # Never credited: nothing to spend (amounts are positive), and nothing is created.
+        raise InsufficientFundsError()
+    # A refused sale has written nothing (the ledger statement refuses before any row is
+    # written), so inside a caller's transaction it needs no savepoint of its own; only the
+    # very first sale, which creates the settlement account, takes one.
+    with transaction_own_or_join() if settlement_account else transaction.atomic():
+        if settlement_account is None:
+            settlement_account = ledger.account_system(kind=AccountKind.AIRTIME_SETTLEMENT)
+        return _charge_sale_write(
+            vendor=vendor,
+            phone_number=phone_number,
+            amount_minor=amount_minor,
+            credit_account=credit_account,
+            settlement_account=settlement_account,
+        )
+
+
+def _charge_sale_write(
+    *,
+    vendor: VendorProfile,
+    phone_number: str,
+    amount_minor: int,
+    credit_account: Account,
+    settlement_account: Account,
+) -> ChargeSaleResult:
+    now = timezone.now()
     sale_id = uuid.uuid4()
-    transfer = ledger.transfer_create(
+    posted = ledger.transfer_create_result(
         debit_account=credit_account,
         credit_account=settlement_account,
         amount_minor=amount_minor,
@@ -131,17 +194,28 @@ def charge_sale_create(
         reference=str(sale_id),
         now=now,
     )
-    sale = ChargeSale.objects.create(
+    number = _sale_insert(
+        sale_id=sale_id,
+        vendor_id=vendor.user_id,
+        number=phone_number,
+        amount_minor=amount_minor,
+        transfer_id=posted.transfer.id,
+        now=now,
+    )
+    sale = ChargeSale(
         id=sale_id,
         vendor=vendor,
         phone_number=number,
         amount=amount_minor,
-        transfer=transfer,
+        transfer=posted.transfer,
         created_at=now,
     )
+    sale._state.adding = False
+    sale._state.db = connection.alias
     # Our debit holds the account row until commit, so this is exactly the balance it left.
-    remaining = ledger_selectors.account_balance(account=credit_account).balance
-    return ChargeSaleResult(sale=sale, remaining_credit_minor=remaining)
+    return ChargeSaleResult(
+        sale=sale, remaining_credit_minor=posted.balances_after[credit_account.id]
+    )
 
 
 # --- phone numbers ----------------------------------------------------------------------

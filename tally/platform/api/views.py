@@ -54,9 +54,8 @@ class ApiView(APIView):
             return handler(request, *args, **kwargs)
         scope = idempotency.idempotency_scope(request)
         fingerprint = idempotency.request_fingerprint(request)
-        replay = idempotency.idempotency_replay(scope=scope, key=key, fingerprint=fingerprint)
-        if replay is not None:
-            return replay
+        # The lock comes first, then the lookup in a statement (a snapshot) of its own, so a
+        # first request that committed before we got the lock is always seen and replayed.
         # The effect and the key record commit together; an error rolls both back, so a
         # failed attempt leaves nothing to replay and the client may retry with the key.
         with transaction.atomic():

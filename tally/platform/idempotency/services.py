@@ -65,20 +65,46 @@ def request_fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
+_TABLE = IdempotencyRecord._meta.db_table
+# Plain SQL: every unsafe request with a key runs these two, inside its transaction.
+_REPLAY_SQL = f"""
+    SELECT fingerprint, response_status, response_body, response_headers
+      FROM {_TABLE}
+     WHERE scope = %s AND key = %s AND expires_at > %s
+"""  # noqa: S608 -- the table name comes from the model
+# An expired record may linger until the cleanup job runs; it no longer counts, so a new
+# outcome replaces it. A live one is never replaced (the caller holds the key's lock and
+# found none).
+_STORE_SQL = f"""
+    INSERT INTO {_TABLE} AS r (scope, key, method, path, fingerprint, response_status,
+                               response_body, response_headers, created_at, expires_at)
+    VALUES (%(scope)s, %(key)s, %(method)s, %(path)s, %(fingerprint)s, %(status)s,
+            %(body)s, %(headers)s::jsonb, %(now)s, %(expires_at)s)
+    ON CONFLICT (scope, key) DO UPDATE
+       SET method = excluded.method, path = excluded.path,
+           fingerprint = excluded.fingerprint, response_status = excluded.response_status,
+           response_body = excluded.response_body,
+           response_headers = excluded.response_headers,
+           created_at = excluded.created_at, expires_at = excluded.expires_at
+     WHERE r.expires_at <= excluded.created_at
+"""  # noqa: S608 -- the table name comes from the model
+
+
 def idempotency_replay(*, scope: str, key: str, fingerprint: str) -> HttpResponse | None:
     """The stored response for (scope, key), None when there is none (or it expired).
 
     Raises IdempotencyKeyReusedError when the key was used for a different request.
     """
-    record = IdempotencyRecord.objects.filter(
-        scope=scope, key=key, expires_at__gt=timezone.now()
-    ).first()
-    if record is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_REPLAY_SQL, [scope, key, timezone.now()])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if record.fingerprint != fingerprint:
+    stored_fingerprint, status, body, headers = row
+    if stored_fingerprint != fingerprint:
         raise IdempotencyKeyReusedError()
-    response = HttpResponse(bytes(record.response_body), status=record.response_status)
-    for name, value in record.response_headers.items():
+    response = HttpResponse(bytes(body), status=status)
+    for name, value in (json.loads(headers) if isinstance(headers, str) else headers).items():
         response[name] = value
     response[REPLAYED_HEADER] = "true"
     return response
@@ -118,7 +144,7 @@ def idempotency_store(
     request: Request,
     response: HttpResponse,
     redact: Iterable[str] = (),
-) -> IdempotencyRecord:
+) -> None:
     """Record a successful outcome in the caller's transaction (the one that made the effect).
 
     ``redact`` names top-level body fields never stored (secrets shown only once); a replay
@@ -126,21 +152,24 @@ def idempotency_store(
     """
     require_transaction()
     now = timezone.now()
-    # An expired record may linger until the cleanup job runs; it no longer counts.
-    IdempotencyRecord.objects.filter(scope=scope, key=key, expires_at__lte=now).delete()
-    return IdempotencyRecord.objects.create(
-        scope=scope,
-        key=key,
-        method=request.method or "",
-        path=request.get_full_path()[:2000],
-        fingerprint=fingerprint,
-        response_status=response.status_code,
-        response_body=_redacted(response.content, redact),
-        response_headers={
-            name: response[name] for name in _STORED_HEADERS if response.has_header(name)
-        },
-        expires_at=now + timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STORE_SQL,
+            {
+                "scope": scope,
+                "key": key,
+                "method": request.method or "",
+                "path": request.get_full_path()[:2000],
+                "fingerprint": fingerprint,
+                "status": response.status_code,
+                "body": _redacted(response.content, redact),
+                "headers": json.dumps(
+                    {name: response[name] for name in _STORED_HEADERS if response.has_header(name)}
+                ),
+                "now": now,
+                "expires_at": now + timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
+            },
+        )
 
 
 def idempotency_records_purge(*, batch_size: int = 5000) -> int:

@@ -136,25 +136,15 @@ def test_a_sale_costs_few_statements(vendor: VendorProfile) -> None:
     # when
     with CaptureQueriesContext(connection) as queries:
         services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00)
-    # then: one statement each to register-or-find the number, find both accounts, insert
-    # the transfer, update the balance (checking the floor), share the settlement lock,
-    # insert the entries, insert the sale and read the remaining balance; plus savepoints
-    # (the use case's atomic inside the test's transaction, and the ledger's own). In a
-    # request, the outer pair is BEGIN and COMMIT.
+    # then: one statement to find both accounts, one for the whole ledger transfer (the
+    # guarded balance update, the settlement lock, the transfer and its entries), one for
+    # the sale with its number registered-or-found. No savepoint inside the caller's
+    # transaction; in a request without one, the use case's own BEGIN and COMMIT.
     statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
     assert statements == [
-        "SAVEPOINT",
-        "WITH",  # INSERT … ON CONFLICT DO NOTHING, or the existing row FOR KEY SHARE
         "SELECT",  # vendor credit + airtime settlement accounts
-        "SAVEPOINT",
-        "INSERT",  # transfer
-        "UPDATE",  # vendor credit balance
-        "SELECT",  # pg_advisory_xact_lock_shared on the settlement account
-        "INSERT",  # both entries
-        "RELEASE",
-        "INSERT",  # sale
-        "SELECT",  # remaining credit
-        "RELEASE",
+        "WITH",  # UPDATE … RETURNING, advisory lock, INSERT transfer, INSERT entries
+        "WITH",  # INSERT … ON CONFLICT DO NOTHING or the row FOR KEY SHARE, INSERT sale
     ]
 
 

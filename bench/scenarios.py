@@ -1,0 +1,618 @@
+"""The benchmark's data, scenarios and the checks run after each one.
+
+Runs inside the bench process with Django configured on the bench database
+(``bench/__main__.py`` does that), so seeding goes through Tally's own services and the
+checks read the books with plain SQL. Load goes through HTTP only (``bench.loadgen``).
+
+Every scenario returns a :class:`ScenarioReport`: its figures and its checks. A failed
+check is an anomaly, and any anomaly fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.test.utils import override_settings
+
+from bench.loadgen import Client, Result, StopFlow, run_closed, run_open
+
+SALE_AMOUNT = "1.00"
+SALE_AMOUNT_MINOR = 100
+PHONE_NUMBERS = [f"+1650253{n:04d}" for n in range(1000)]
+# Seeding creates users with a fast password hash: bench users authenticate with API keys
+# and tokens only, and production's PBKDF2 would make seeding 100 vendors take a minute.
+_FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Api-Key {self.key}"}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class ScenarioReport:
+    name: str
+    description: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append(Check(name, bool(ok), detail))
+
+    @property
+    def anomalies(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+# --- seeding -----------------------------------------------------------------------------
+
+
+def admin_token() -> str:
+    """A fresh access token for the bench admin (created on first use)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from tally.identity.models import Role, User
+
+    admin = User.objects.filter(email="bench-admin@example.com").first()
+    if admin is None:
+        with override_settings(PASSWORD_HASHERS=_FAST_HASHERS):
+            admin = User.objects.create_superuser(
+                email="bench-admin@example.com", password=uuid.uuid4().hex, role=Role.ADMIN
+            )
+    return str(AccessToken.for_user(admin))
+
+
+def vendors_seed(*, count: int, credit_minor: int, label: str) -> list[Vendor]:
+    """``count`` active vendors with an API key each and ``credit_minor`` of credit, created
+    through the same services an admin uses."""
+    from tally.credit.services import vendor_credit_increase
+    from tally.identity.models import User
+    from tally.identity.services import api_key_create, vendor_create
+
+    admin_token()
+    admin = User.objects.get(email="bench-admin@example.com")
+    vendors = []
+    with override_settings(PASSWORD_HASHERS=_FAST_HASHERS):
+        for n in range(count):
+            with transaction.atomic():
+                profile = vendor_create(
+                    actor=admin,
+                    email=f"bench-{label}-{n}-{uuid.uuid4().hex[:8]}@example.com",
+                    password=uuid.uuid4().hex,
+                    business_name=f"Bench {label} {n}",
+                )
+                issued = api_key_create(user=profile.user, name="bench")
+                if credit_minor:
+                    vendor_credit_increase(
+                        actor=admin, vendor=profile, amount_minor=credit_minor, reason="bench"
+                    )
+            vendors.append(Vendor(id=str(profile.user_id), key=issued.key))
+    return vendors
+
+
+def vendor_credit_account_ids(vendor_ids: list[str]) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM ledger_account WHERE kind = 'vendor_credit' AND owner_id = ANY(%s)"
+            " ORDER BY id",
+            [[uuid.UUID(v) for v in vendor_ids]],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@dataclass
+class Books:
+    """What the database says about a set of vendors, at one moment."""
+
+    sales: int
+    sales_minor: int
+    balance_minor: int
+    credited_requests_minor: int
+
+    @classmethod
+    def read(cls, vendor_ids: list[str]) -> Books:
+        ids = [uuid.UUID(v) for v in vendor_ids]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT (SELECT count(*) FROM topups_chargesale WHERE vendor_id = ANY(%(ids)s)),
+                       (SELECT coalesce(sum(amount), 0) FROM topups_chargesale
+                         WHERE vendor_id = ANY(%(ids)s)),
+                       (SELECT coalesce(sum(balance), 0) FROM ledger_account
+                         WHERE kind = 'vendor_credit' AND owner_id = ANY(%(ids)s)),
+                       (SELECT coalesce(sum(amount), 0) FROM credit_creditrequest
+                         WHERE vendor_id = ANY(%(ids)s) AND transfer_id IS NOT NULL)
+                """,
+                {"ids": ids},
+            )
+            row = cursor.fetchone()
+        assert row is not None
+        return cls(*(int(v) for v in row))
+
+
+def verify_ledger_check(report: ScenarioReport) -> None:
+    from tally.ledger.verification import ledger_verify
+
+    started = time.monotonic()
+    verification = ledger_verify()
+    failed = [check.name for check in verification.failed]
+    report.check(
+        "verify_ledger clean",
+        verification.ok,
+        f"{verification.counts.get('entries', 0):,} entries in {time.monotonic() - started:.1f}s"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+    )
+
+
+def load_checks(report: ScenarioReport, result: Result) -> None:
+    errors = result.server_errors()
+    report.check("no 5xx and no dropped connection", errors == 0, f"{errors} failed requests")
+    report.check("open loop kept its schedule", result.dropped == 0, f"{result.dropped} dropped")
+    report.failures.extend(result.failures)
+    report.load = result.as_dict()
+
+
+def books_checks(
+    report: ScenarioReport, before: Books, after: Books, result: Result, sold_minor: int
+) -> None:
+    """Sales written == sales answered 201, and the money moved matches them exactly."""
+    created = result.statuses("sale").get(201, 0)
+    new_sales = after.sales - before.sales
+    report.check(
+        "sale rows == 201 answers", new_sales == created, f"{new_sales} rows, {created} answers"
+    )
+    moved = after.sales_minor - before.sales_minor
+    report.check(
+        "sold amount == amounts answered 201", moved == sold_minor, f"{moved} vs {sold_minor}"
+    )
+    credited = after.credited_requests_minor - before.credited_requests_minor
+    delta = after.balance_minor - before.balance_minor
+    report.check(
+        "balance change == credits - sales",
+        delta == credited - moved,
+        f"balance {delta:+}, credits {credited:+}, sales {-moved:+}",
+    )
+
+
+# --- flows -------------------------------------------------------------------------------
+
+
+class SaleFlow:
+    """Sell a charge as one of ``vendors``, with an Idempotency-Key as integrators should."""
+
+    def __init__(self, vendors: list[Vendor], *, attempts: int | None = None) -> None:
+        self.vendors = vendors
+        self.remaining = attempts
+        self.sold_minor = 0
+        self.rng = random.Random(7)
+
+    def pick(self) -> Vendor:
+        return self.vendors[self.rng.randrange(len(self.vendors))]
+
+    async def __call__(self, client: Client) -> None:
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                raise StopFlow()
+            self.remaining -= 1
+        await self.sell(client, self.pick())
+
+    async def sell(self, client: Client, vendor: Vendor) -> None:
+        status, body = await client.call(
+            "POST",
+            f"/api/v1/vendors/{vendor.id}/charges/",
+            json_body={"phone_number": self.rng.choice(PHONE_NUMBERS), "amount": SALE_AMOUNT},
+            headers={**vendor.headers, "Idempotency-Key": str(uuid.uuid4())},
+            tag="sale",
+        )
+        if status == 201 and isinstance(body, dict):
+            self.sold_minor += int(Decimal(body["amount"]) * 100)
+
+
+class MixedFlow(SaleFlow):
+    """70 % sales, 20 % balance reads, 5 % history pages, 5 % credit request + approval."""
+
+    def __init__(self, vendors: list[Vendor], admin_headers: dict[str, str]) -> None:
+        super().__init__(vendors)
+        self.admin_headers = admin_headers
+        self.approved_minor = 0
+
+    async def __call__(self, client: Client) -> None:
+        vendor = self.pick()
+        roll = self.rng.random()
+        if roll < 0.70:
+            await self.sell(client, vendor)
+        elif roll < 0.90:
+            await client.call(
+                "GET",
+                f"/api/v1/vendors/{vendor.id}/balance/",
+                headers=vendor.headers,
+                tag="balance",
+            )
+        elif roll < 0.95:
+            await client.call(
+                "GET",
+                f"/api/v1/vendors/{vendor.id}/transactions/",
+                headers=vendor.headers,
+                tag="history",
+            )
+        else:
+            status, body = await client.call(
+                "POST",
+                "/api/v1/credit-requests/",
+                json_body={"amount": "25.00", "note": "bench"},
+                headers={**vendor.headers, "Idempotency-Key": str(uuid.uuid4())},
+                tag="credit_request",
+            )
+            if status == 201 and isinstance(body, dict):
+                approved, _ = await client.call(
+                    "POST",
+                    f"/api/v1/credit-requests/{body['id']}/approve/",
+                    headers={**self.admin_headers, "Idempotency-Key": str(uuid.uuid4())},
+                    tag="approve",
+                )
+                if approved == 202:
+                    self.approved_minor += 2500
+
+
+# --- scenarios ---------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Sizes and durations; ``quick`` shrinks every one for a one-minute smoke run."""
+
+    quick: bool
+    clients: int = 32
+
+    @property
+    def hot_sales(self) -> int:
+        return 300 if self.quick else 5000
+
+    @property
+    def duration(self) -> float:
+        return 4.0 if self.quick else 30.0
+
+    @property
+    def latency_duration(self) -> float:
+        return 4.0 if self.quick else 60.0
+
+    @property
+    def depth_entries(self) -> int:
+        return 12_000 if self.quick else 1_000_000
+
+    @property
+    def depth_page(self) -> int:
+        return 100 if self.quick else 1000
+
+    @property
+    def verify_entries(self) -> int:
+        return 1_000_000 if self.quick else 10_000_000
+
+
+def _run(coro: Any) -> Result:
+    return asyncio.run(coro)
+
+
+def warm_up(base_url: str, plan: Plan) -> None:
+    """Sales and reads for a few seconds, not measured: every web worker imports lazily,
+    opens its database connections and prepares its statements before the first figure."""
+    vendors = vendors_seed(count=4, credit_minor=100_000_000, label="warm-up")
+    flow = MixedFlow(vendors, {"Authorization": f"Bearer {admin_token()}"})
+    _run(run_closed(base_url, flow, clients=plan.clients, duration=2.0 if plan.quick else 10.0))
+
+
+def scenario_hot(base_url: str, plan: Plan) -> ScenarioReport:
+    n = plan.hot_sales
+    report = ScenarioReport(
+        "hot",
+        f"One vendor, {plan.clients} clients selling {SALE_AMOUNT} charges; credit for exactly "
+        f"N={n:,} sales, 2N attempts.",
+    )
+    (vendor,) = vendors_seed(count=1, credit_minor=n * SALE_AMOUNT_MINOR, label="hot")
+    before = Books.read([vendor.id])
+    flow = SaleFlow([vendor], attempts=2 * n)
+    result = _run(run_closed(base_url, flow, clients=plan.clients))
+    after = Books.read([vendor.id])
+    statuses = result.statuses("sale")
+    created = [s for s in result.select("sale") if s.status == 201]
+    last_sale = max((s.started + s.latency for s in created), default=result.elapsed)
+    report.figures = {
+        "sales": statuses.get(201, 0),
+        "refused_insufficient_funds": statuses.get(422, 0),
+        "sales_per_s": round(len(created) / last_sale, 1) if last_sale else 0.0,
+        "attempts_per_s": round(result.throughput("sale"), 1),
+        "latency_ms": result.latency_ms("sale"),
+    }
+    report.check(
+        "exactly N sales succeed", statuses.get(201, 0) == n, f"{statuses.get(201, 0)} of {n}"
+    )
+    report.check("the other N are 422", statuses.get(422, 0) == n, f"{statuses.get(422, 0)} of {n}")
+    report.check("balance ends at 0", after.balance_minor == 0, f"{after.balance_minor}")
+    load_checks(report, result)
+    books_checks(report, before, after, result, flow.sold_minor)
+    verify_ledger_check(report)
+    return report
+
+
+def scenario_spread(base_url: str, plan: Plan, vendors: list[Vendor]) -> ScenarioReport:
+    report = ScenarioReport(
+        "spread",
+        f"{len(vendors)} vendors, {plan.clients} clients selling charges for {plan.duration:g}s.",
+    )
+    ids = [v.id for v in vendors]
+    before = Books.read(ids)
+    flow = SaleFlow(vendors)
+    result = _run(run_closed(base_url, flow, clients=plan.clients, duration=plan.duration))
+    after = Books.read(ids)
+    report.figures = {
+        "sales": result.statuses("sale").get(201, 0),
+        "sales_per_s": round(result.throughput("sale", 201), 1),
+        "latency_ms": result.latency_ms("sale"),
+    }
+    load_checks(report, result)
+    report.check("every sale succeeded", result.statuses("sale").get(201, 0) == len(result.samples))
+    books_checks(report, before, after, result, flow.sold_minor)
+    verify_ledger_check(report)
+    return report
+
+
+def scenario_mixed(base_url: str, plan: Plan, vendors: list[Vendor]) -> ScenarioReport:
+    report = ScenarioReport(
+        "mixed",
+        f"{plan.clients} clients for {plan.duration:g}s: 70 % sales, 20 % balance reads, 5 % "
+        "history pages, 5 % credit requests each approved by an admin (worker running).",
+    )
+    ids = [v.id for v in vendors]
+    before = Books.read(ids)
+    flow = MixedFlow(vendors, {"Authorization": f"Bearer {admin_token()}"})
+    result = _run(run_closed(base_url, flow, clients=plan.clients, duration=plan.duration))
+    # Approval answers 202; the worker credits through the outbox. Wait for it to drain.
+    expected_credit = before.credited_requests_minor + flow.approved_minor
+    deadline = time.monotonic() + 60
+    after = Books.read(ids)
+    while after.credited_requests_minor < expected_credit and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = Books.read(ids)
+    report.figures = {
+        "requests_per_s": round(result.throughput(), 1),
+        "sales_per_s": round(result.throughput("sale", 201), 1),
+        "latency_ms": result.latency_ms(),
+        "by_tag": {
+            tag: {"per_s": round(result.throughput(tag), 1), "latency_ms": result.latency_ms(tag)}
+            for tag in ("sale", "balance", "history", "credit_request", "approve")
+        },
+    }
+    load_checks(report, result)
+    report.check(
+        "every approval credited once by the worker",
+        after.credited_requests_minor - before.credited_requests_minor == flow.approved_minor,
+        f"{after.credited_requests_minor - before.credited_requests_minor} credited, "
+        f"{flow.approved_minor} approved",
+    )
+    books_checks(report, before, after, result, flow.sold_minor)
+    verify_ledger_check(report)
+    return report
+
+
+def scenario_latency(base_url: str, plan: Plan, vendors: list[Vendor]) -> ScenarioReport:
+    report = ScenarioReport(
+        "latency",
+        f"Sales at a fixed 1 and 20 requests/s (open loop), {plan.latency_duration:g}s each.",
+    )
+    ids = [v.id for v in vendors]
+    for rate in (1, 20):
+        before = Books.read(ids)
+        flow = SaleFlow(vendors)
+        result = _run(run_open(base_url, flow, rate=rate, duration=plan.latency_duration))
+        after = Books.read(ids)
+        report.figures[f"{rate}_rps"] = {
+            "requests": len(result.samples),
+            "latency_ms": result.latency_ms("sale"),
+        }
+        load_checks(report, result)
+        books_checks(report, before, after, result, flow.sold_minor)
+    report.load = {}
+    verify_ledger_check(report)
+    return report
+
+
+def depth_vendor_load(*, entries: int) -> Vendor:
+    """A vendor whose credit account holds ``entries`` entries: one credit from issuance,
+    then sales to settlement, written set-based (the same rows the services would write)."""
+    from tally.ledger import services as ledger
+    from tally.ledger.models import AccountKind
+
+    (vendor,) = vendors_seed(count=1, credit_minor=0, label="depth")
+    with transaction.atomic():
+        issuance = ledger.account_system(kind=AccountKind.ISSUANCE)
+        settlement = ledger.account_system(kind=AccountKind.AIRTIME_SETTLEMENT)
+    sales = entries - 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO ledger_account (owner_id, kind, currency, floored, balance,
+                                        pending_debits, rolled_up_to_entry_id, created_at)
+            VALUES (%(owner)s, 'vendor_credit', 'USD', true, 0, 0, 0, now())
+            ON CONFLICT DO NOTHING
+            """,
+            {"owner": uuid.UUID(vendor.id)},
+        )
+        cursor.execute(
+            "SELECT id FROM ledger_account WHERE owner_id = %s AND kind = 'vendor_credit'",
+            [uuid.UUID(vendor.id)],
+        )
+        account = cursor.fetchone()[0]
+        params = {
+            "account": account,
+            "issuance": issuance.id,
+            "settlement": settlement.id,
+            "sales": sales,
+            "funding": sales * SALE_AMOUNT_MINOR,
+            "owner": uuid.UUID(vendor.id),
+        }
+        with transaction.atomic():
+            cursor.execute(
+                """
+                CREATE TEMP TABLE depth_transfer ON COMMIT DROP AS
+                SELECT n, gen_random_uuid() AS id, gen_random_uuid() AS sale_id,
+                       timestamptz '2020-01-01' + n * interval '1 second' AS at
+                  FROM generate_series(0, %(sales)s) AS n
+                """,
+                params,
+            )
+            cursor.execute(
+                """
+                INSERT INTO topups_phonenumber (id, number, label, created_by_id, created_at)
+                VALUES (gen_random_uuid(), '+16502539999', '', %(owner)s, now())
+                ON CONFLICT (number) DO NOTHING
+                """,
+                params,
+            )
+            cursor.execute(
+                """
+                INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,
+                                             amount, reference, metadata, idempotency_scope,
+                                             created_at)
+                SELECT id, 'posted',
+                       CASE WHEN n = 0 THEN 'credit_increase' ELSE 'charge_sale' END,
+                       CASE WHEN n = 0 THEN %(issuance)s ELSE %(account)s END,
+                       CASE WHEN n = 0 THEN %(account)s ELSE %(settlement)s END,
+                       CASE WHEN n = 0 THEN %(funding)s ELSE 100 END,
+                       CASE WHEN n = 0 THEN %(owner)s::text ELSE sale_id::text END,
+                       '{}'::jsonb, '', at
+                  FROM depth_transfer ORDER BY n
+                """,
+                params,
+            )
+            cursor.execute(
+                """
+                INSERT INTO ledger_entry (account_id, transfer_id, amount, balance_after,
+                                          created_at)
+                SELECT account_id, transfer_id, amount, balance_after, at FROM (
+                    SELECT n, 0 AS side,
+                           CASE WHEN n = 0 THEN %(issuance)s ELSE %(account)s END AS account_id,
+                           id AS transfer_id,
+                           CASE WHEN n = 0 THEN -%(funding)s ELSE -100 END AS amount,
+                           CASE WHEN n = 0 THEN NULL ELSE %(funding)s - 100 * n END
+                               AS balance_after,
+                           at
+                      FROM depth_transfer
+                    UNION ALL
+                    SELECT n, 1,
+                           CASE WHEN n = 0 THEN %(account)s ELSE %(settlement)s END,
+                           id,
+                           CASE WHEN n = 0 THEN %(funding)s ELSE 100 END,
+                           CASE WHEN n = 0 THEN %(funding)s ELSE NULL END,
+                           at
+                      FROM depth_transfer
+                ) AS e ORDER BY n, side
+                """,
+                params,
+            )
+            cursor.execute(
+                """
+                INSERT INTO topups_chargesale (id, vendor_id, phone_number_id, amount,
+                                               transfer_id, created_at)
+                SELECT d.sale_id, %(owner)s, p.id, 100, d.id, d.at
+                  FROM depth_transfer AS d
+                  JOIN topups_phonenumber AS p ON p.number = '+16502539999'
+                 WHERE d.n > 0
+                """,
+                params,
+            )
+            # Credit then sales of 1.00 each: nothing left, exactly as the entries say.
+            cursor.execute("UPDATE ledger_account SET balance = 0 WHERE id = %s", [account])
+        cursor.execute("ANALYZE ledger_entry")
+        cursor.execute("ANALYZE ledger_transfer")
+    return vendor
+
+
+def scenario_depth(base_url: str, plan: Plan) -> ScenarioReport:
+    entries, page = plan.depth_entries, plan.depth_page
+    report = ScenarioReport(
+        "depth",
+        f"Statement (`GET vendors/{{id}}/transactions/`) page 1 vs page {page:,} on a vendor "
+        f"with {entries:,} entries.",
+    )
+    started = time.monotonic()
+    vendor = depth_vendor_load(entries=entries)
+    report.figures["load_s"] = round(time.monotonic() - started, 1)
+    first_path = f"/api/v1/vendors/{vendor.id}/transactions/"
+
+    async def walk(client: Client) -> str:
+        path = first_path
+        for _ in range(page - 1):
+            status, body = await client.call("GET", path, headers=vendor.headers, tag="walk")
+            if status != 200 or not body or not body.get("next"):
+                raise RuntimeError(f"walking the statement stopped: {status}")
+            path = body["next"].split("://", 1)[1].split("/", 1)[1]
+            path = "/" + path
+        return path
+
+    walked = Result(mode="closed", concurrency=1, elapsed=0.0)
+
+    async def walk_all() -> str:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            return await walk(Client(session, base_url, walked, time.perf_counter(), 0))
+
+    deep_path = asyncio.run(walk_all())
+
+    def timed(path: str) -> Result:
+        async def flow(client: Client) -> None:
+            await client.call("GET", path, headers=vendor.headers, tag="page")
+
+        return _run(run_closed(base_url, flow, clients=1, duration=3.0 if plan.quick else 8.0))
+
+    page_one, page_deep = timed(first_path), timed(deep_path)
+    first_ms, deep_ms = page_one.latency_ms("page"), page_deep.latency_ms("page")
+    report.figures.update(
+        {
+            "page_1_ms": first_ms,
+            f"page_{page}_ms": deep_ms,
+            "ratio_p50": round(deep_ms["p50"] / first_ms["p50"], 2),
+        }
+    )
+    for result in (walked, page_one, page_deep):
+        report.check(
+            "no 5xx", result.server_errors() == 0, f"{result.server_errors()} failed requests"
+        )
+        report.failures.extend(result.failures)
+    report.check(
+        "every page answered 200",
+        all(s.status == 200 for r in (walked, page_one, page_deep) for s in r.samples),
+    )
+    verify_ledger_check(report)
+    return report
+
+
+SCENARIOS: dict[str, Callable[..., ScenarioReport]] = {
+    "hot": scenario_hot,
+    "spread": scenario_spread,
+    "mixed": scenario_mixed,
+    "latency": scenario_latency,
+    "depth": scenario_depth,
+}
