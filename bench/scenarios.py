@@ -308,7 +308,7 @@ class Plan:
 
     @property
     def verify_entries(self) -> int:
-        return 1_000_000 if self.quick else 10_000_000
+        return 200_000 if self.quick else 10_000_000
 
 
 def _run(coro: Any) -> Result:
