@@ -6,7 +6,8 @@
 Starts Tally production-like (bench/stack.py), measures the machine's limits
 (bench/pglimits.py), runs every scenario (bench/scenarios.py) with the books checked after
 each, then writes ``bench/results/latest.json`` and the results section of
-``docs/benchmarks.md``. Exits 1 if any scenario found an anomaly or a run failed.
+``docs/benchmarks.md`` (a quick run writes ``bench/results/quick.json`` only). Exits 1 if
+any scenario found an anomaly or a run failed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from bench.stack import (
 )
 
 RESULTS_PATH = BASE_DIR / "bench" / "results" / "latest.json"
+# A quick run is a smoke test: its figures never replace the full run's report.
+QUICK_RESULTS_PATH = BASE_DIR / "bench" / "results" / "quick.json"
 DOC_PATH = BASE_DIR / "docs" / "benchmarks.md"
 DEFAULT_SERVER = "gunicorn"
 DEFAULT_WEB_WORKERS = 4
@@ -226,7 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = report_writer.targets(results)
     results["anomalies"] = report_writer.anomalies(results)
     print(report_writer.summary_text(results), flush=True)
-    if not args.no_write:
+    if args.no_write:
+        pass
+    elif args.quick:
+        QUICK_RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+        QUICK_RESULTS_PATH.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        log(f"wrote {QUICK_RESULTS_PATH.relative_to(BASE_DIR)} (the report is left as it is)")
+    else:
         RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
         RESULTS_PATH.write_text(json.dumps(results, indent=2, default=str) + "\n")
         report_writer.markdown_write(DOC_PATH, results)

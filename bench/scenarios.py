@@ -288,15 +288,15 @@ class Plan:
 
     @property
     def hot_sales(self) -> int:
-        return 300 if self.quick else 5000
+        return 200 if self.quick else 5000
 
     @property
     def duration(self) -> float:
-        return 4.0 if self.quick else 30.0
+        return 3.0 if self.quick else 30.0
 
     @property
     def latency_duration(self) -> float:
-        return 4.0 if self.quick else 60.0
+        return 3.0 if self.quick else 60.0
 
     @property
     def depth_entries(self) -> int:
