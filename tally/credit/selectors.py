@@ -38,7 +38,7 @@ def credit_request_get_for_user(*, user: User, credit_request_id: UUID) -> Credi
 
 def vendor_credit_account_find(*, vendor: VendorProfile) -> Account | None:
     """The vendor's credit account, or None before its first movement (reads create nothing)."""
-    return Account.objects.filter(owner_id=vendor.user_id, kind=AccountKind.VENDOR_CREDIT).first()
+    return ledger_selectors.account_find(owner_id=vendor.user_id, kind=AccountKind.VENDOR_CREDIT)
 
 
 def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:

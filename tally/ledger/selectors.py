@@ -40,6 +40,28 @@ class StatementPage:
     next_before_entry_id: int | None
 
 
+_ACCOUNT_FIELDS = [f.attname for f in Account._meta.concrete_fields]
+# Read endpoints find an owner's account on every request: one plain statement.
+_OWNED_ACCOUNT_SQL = f"""
+    SELECT {", ".join(f'"{f.column}"' for f in Account._meta.concrete_fields)}
+      FROM {Account._meta.db_table}
+     WHERE owner_id = %s AND kind = %s AND currency = %s
+"""  # noqa: S608 -- table and column names from the model, values are parameters
+
+
+def account_find(*, owner_id: UUID, kind: str, currency: str | None = None) -> Account | None:
+    """The owner's account of ``kind`` in ``currency`` (default: Tally's), or None before
+    its first movement. Creates nothing."""
+    from django.conf import settings
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OWNED_ACCOUNT_SQL, [owner_id, str(kind), currency or settings.TALLY_CURRENCY]
+        )
+        row = cursor.fetchone()
+    return None if row is None else Account.from_db(connection.alias, _ACCOUNT_FIELDS, row)
+
+
 def account_balance(*, account: Account) -> AccountBalance:
     """The account's current posted balance, pending debits and available amount.
 
