@@ -162,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             web_running(processes, server=args.server, workers=args.web_workers) as base_url,
         ):
             log(f"Tally up at {base_url} ({args.server}, {args.web_workers} workers)")
-            scenarios.warm_up(base_url, plan)
+            warm = scenarios.warm_up(base_url, plan)
+            results["scenarios"]["warm-up"] = report_writer.scenario_dict(warm)
+            for anomaly in warm.anomalies:
+                log(f"ANOMALY in warm-up: {anomaly.name}: {anomaly.detail}")
             if wanted("ceiling"):
                 ceiling = pglimits.framework_ceiling(
                     base_url, clients=plan.clients, duration=duration

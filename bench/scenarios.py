@@ -315,12 +315,18 @@ def _run(coro: Any) -> Result:
     return asyncio.run(coro)
 
 
-def warm_up(base_url: str, plan: Plan) -> None:
+def warm_up(base_url: str, plan: Plan) -> ScenarioReport:
     """Sales and reads for a few seconds, not measured: every web worker imports lazily,
-    opens its database connections and prepares its statements before the first figure."""
+    opens its database connections and prepares its statements before the first figure.
+    Its answers are checked like any scenario's: a 5xx while warming up is an anomaly too."""
+    report = ScenarioReport("warm-up", "Unmeasured mixed load before the first figure.")
     vendors = vendors_seed(count=4, credit_minor=100_000_000, label="warm-up")
     flow = MixedFlow(vendors, {"Authorization": f"Bearer {admin_token()}"})
-    _run(run_closed(base_url, flow, clients=plan.clients, duration=2.0 if plan.quick else 10.0))
+    result = _run(
+        run_closed(base_url, flow, clients=plan.clients, duration=2.0 if plan.quick else 10.0)
+    )
+    load_checks(report, result)
+    return report
 
 
 def scenario_hot(base_url: str, plan: Plan) -> ScenarioReport:

@@ -119,8 +119,11 @@ def credit_request_credit(*, credit_request_id: str) -> None:
     the status check make a second job for the same request a no-op, and the ledger
     idempotency key (the request id) would return the first transfer even then.
     """
+    # Only the request's own row: FOR UPDATE over the join would also lock the vendor's
+    # profile and user rows, which every sale's foreign-key check takes FOR KEY SHARE at
+    # commit, while this job waits for that sale's account row: a deadlock.
     credit_request = (
-        CreditRequest.objects.select_for_update()
+        CreditRequest.objects.select_for_update(of=("self",))
         .select_related("vendor__user")
         .get(pk=credit_request_id)
     )
@@ -214,7 +217,8 @@ def customer_credit_execute(*, operation_id: str) -> None:
     failed with its code; nothing moves. Runs exactly once per message (outbox task).
     """
     operation = (
-        CustomerCreditOperation.objects.select_for_update()
+        # Only the operation's row (see credit_request_credit).
+        CustomerCreditOperation.objects.select_for_update(of=("self",))
         .select_related("vendor__user", "customer__user")
         .get(pk=operation_id)
     )
