@@ -37,3 +37,12 @@ shell: install
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache .pytest_cache
+
+# Production-like load against this machine's own limits; writes docs/benchmarks.md and
+# bench/results/latest.json (docs/benchmarks.md says what each scenario does).
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+# Every scenario at smoke sizes (about a minute); writes bench/results/quick.json only.
+bench-quick: install
+	$(PY) -m bench --quick $(BENCH_ARGS)
