@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
+
+from tally.platform.testing.live_server import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -42,12 +43,6 @@ def database_url_with_name(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Services:
     """Where the bench's PostgreSQL and Redis are, and how to reach them by hand."""
@@ -58,13 +53,11 @@ class Services:
     embedded: bool
 
     def libpq_args(self) -> list[str]:
-        """``-h/-p/-U`` arguments for libpq tools (pgbench) from the server URL."""
+        """``-h/-p/-U`` arguments for libpq tools (pgbench) from the server URL; the host
+        may be a percent-encoded socket directory."""
         parts = urlsplit(self.server_url)
-        host = unquote(parts.hostname or "") if "%2F" not in parts.netloc else ""
-        if not host:  # a percent-encoded socket directory
-            netloc = parts.netloc.split("@")[-1]
-            host = unquote(netloc.split(":")[0])
-        args = ["-h", host, "-U", parts.username or "postgres"]
+        args = ["-h", unquote(parts.netloc.rpartition("@")[2].partition(":")[0])]
+        args += ["-U", parts.username or "postgres"]
         if parts.port:
             args += ["-p", str(parts.port)]
         return args

@@ -41,25 +41,50 @@ class StatementPage:
 
 
 _ACCOUNT_FIELDS = [f.attname for f in Account._meta.concrete_fields]
-# Read endpoints find an owner's account on every request: one plain statement.
-_OWNED_ACCOUNT_SQL = f"""
+# Read endpoints and every sale find accounts by owner and kind: one plain statement.
+_ACCOUNTS_BY_KIND_SQL = f"""
     SELECT {", ".join(f'"{f.column}"' for f in Account._meta.concrete_fields)}
       FROM {Account._meta.db_table}
-     WHERE owner_id = %s AND kind = %s AND currency = %s
+     WHERE currency = %(currency)s
+       AND ((owner_id = %(owner)s AND kind = %(kind)s)
+            OR (owner_id IS NULL AND kind = %(system_kind)s))
 """  # noqa: S608 -- table and column names from the model, values are parameters
+
+
+def account_pair_find(
+    *, owner_id: UUID, kind: str, system_kind: str | None, currency: str | None = None
+) -> tuple[Account | None, Account | None]:
+    """(the owner's account of ``kind``, the system account of ``system_kind``) in
+    ``currency`` (default: Tally's), in one statement; None for one that does not exist
+    yet (or when ``system_kind`` is None). Creates nothing."""
+    from django.conf import settings
+
+    owned: Account | None = None
+    system: Account | None = None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ACCOUNTS_BY_KIND_SQL,
+            {
+                "currency": currency or settings.TALLY_CURRENCY,
+                "owner": owner_id,
+                "kind": str(kind),
+                "system_kind": None if system_kind is None else str(system_kind),
+            },
+        )
+        rows = cursor.fetchall()
+    for row in rows:
+        account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row)
+        if account.is_system:
+            system = account
+        else:
+            owned = account
+    return owned, system
 
 
 def account_find(*, owner_id: UUID, kind: str, currency: str | None = None) -> Account | None:
     """The owner's account of ``kind`` in ``currency`` (default: Tally's), or None before
     its first movement. Creates nothing."""
-    from django.conf import settings
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _OWNED_ACCOUNT_SQL, [owner_id, str(kind), currency or settings.TALLY_CURRENCY]
-        )
-        row = cursor.fetchone()
-    return None if row is None else Account.from_db(connection.alias, _ACCOUNT_FIELDS, row)
+    return account_pair_find(owner_id=owner_id, kind=kind, system_kind=None, currency=currency)[0]
 
 
 def account_balance(*, account: Account) -> AccountBalance:

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tally.identity.models import User, VendorProfile
+from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import Account, AccountKind, TransferCode
@@ -70,39 +70,6 @@ class ChargeSaleResult:
 
 
 _PHONE_NUMBER_COLUMNS = ["id", "number", "label", "created_by_id", "created_at"]
-_ACCOUNT_COLUMNS = ["id", "owner_id", "kind", "currency", "floored"]
-_SALE_ACCOUNTS_SQL = """
-    SELECT id, owner_id, kind, currency, floored
-      FROM ledger_account
-     WHERE currency = %(currency)s
-       AND ((owner_id = %(owner)s AND kind = %(credit_kind)s)
-            OR (owner_id IS NULL AND kind = %(settlement_kind)s))
-"""
-
-
-def _sale_accounts(*, vendor: VendorProfile) -> tuple[Account | None, Account | None]:
-    """(the vendor's credit account, the airtime settlement account), in one statement;
-    None for one that does not exist yet."""
-    credit_account: Account | None = None
-    settlement_account: Account | None = None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SALE_ACCOUNTS_SQL,
-            {
-                "currency": settings.TALLY_CURRENCY,
-                "owner": vendor.user_id,
-                "credit_kind": AccountKind.VENDOR_CREDIT.value,
-                "settlement_kind": AccountKind.AIRTIME_SETTLEMENT.value,
-            },
-        )
-        rows = cursor.fetchall()
-    for row in rows:
-        account = Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row)
-        if account.kind == AccountKind.VENDOR_CREDIT:
-            credit_account = account
-        else:
-            settlement_account = account
-    return credit_account, settlement_account
 
 
 def _sale_insert(
@@ -157,7 +124,11 @@ def charge_sale_create(
     """
     if not vendor.is_active:
         raise VendorInactiveError()
-    credit_account, settlement_account = _sale_accounts(vendor=vendor)
+    credit_account, settlement_account = ledger_selectors.account_pair_find(
+        owner_id=vendor.user_id,
+        kind=AccountKind.VENDOR_CREDIT,
+        system_kind=AccountKind.AIRTIME_SETTLEMENT,
+    )
     if credit_account is None:
         # Never credited: nothing to spend (amounts are positive), and nothing is created.
         raise InsufficientFundsError()
