@@ -76,7 +76,32 @@ def test_a_refused_connection_is_status_zero_not_an_exception() -> None:
     assert result.server_errors() == 2
 
 
-def test_open_loop_keeps_its_rate_and_counts_latency_from_the_due_time() -> None:
+def test_open_loop_counts_latency_from_when_a_request_was_due() -> None:
+    """A generator that falls behind (its loop blocked for 0.3 s) must not hide the delay:
+    requests that were due meanwhile count it, though the server answers at once."""
+
+    async def scenario() -> None:
+        runner, url = await _server()
+        blocked = {"done": False}
+
+        async def flow(client: Client) -> None:
+            if not blocked["done"]:
+                blocked["done"] = True
+                time.sleep(0.3)  # the whole event loop stalls, as under CPU starvation
+            await client.call("POST", "/ok", tag="ok")
+
+        try:
+            result = await run_open(url, flow, rate=50, duration=1.0)
+        finally:
+            await runner.cleanup()
+        latencies = sorted(sample.latency for sample in result.select("ok")[1:])
+        assert latencies[-1] >= 0.2  # measured from the send instead, all would be ~1 ms
+        assert latencies[0] < 0.1
+
+    asyncio.run(scenario())
+
+
+def test_open_loop_keeps_its_rate() -> None:
     async def scenario() -> None:
         runner, url = await _server(delay=0.05)
 

@@ -85,3 +85,28 @@ def test_reads_fall_back_to_the_database_when_redis_is_unreachable() -> None:
         assert selectors.account_balance_cached(account=account).balance == 42
         credit(account, 1)  # the bump after commit fails quietly; money is unaffected
         assert selectors.account_balance_cached(account=account).balance == 43
+
+
+def test_a_read_inside_an_uncommitted_transaction_is_neither_stale_nor_cached() -> None:
+    account = vendor_account()
+    credit(account, 100)
+    assert selectors.account_balance_cached(account=account).balance == 100  # now cached
+    seen_inside: list[int] = []
+
+    def credit_then_roll_back() -> None:
+        with transaction.atomic():
+            ledger.transfer_create(
+                debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
+                credit_account=account,
+                amount_minor=50,
+                code=TransferCode.CREDIT_INCREASE,
+            )
+            seen_inside.append(selectors.account_balance_cached(account=account).balance)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        credit_then_roll_back()
+    # the transaction saw its own change, not the cached committed value
+    assert seen_inside == [150]
+    # the rolled-back 150 was never cached for anyone else
+    assert selectors.account_balance_cached(account=account).balance == 100
