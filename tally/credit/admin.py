@@ -9,15 +9,17 @@ from django.http import HttpRequest
 from tally.credit import services
 from tally.credit.models import CreditRequest, CustomerCreditOperation
 from tally.identity.models import User
+from tally.platform.admin import ReadOnlyAdmin
 from tally.platform.exceptions import DomainError
 
 
 @admin.register(CreditRequest)
-class CreditRequestAdmin(admin.ModelAdmin):
+class CreditRequestAdmin(ReadOnlyAdmin):
+    """Requests are decided only through the approve/reject actions, which call the services."""
+
     list_display = ("id", "vendor", "amount", "status", "created_at", "decided_by", "credited_at")
     list_filter = ("status",)
     search_fields = ("id", "vendor__business_name", "vendor__user__email")
-    readonly_fields = [f.name for f in CreditRequest._meta.fields]
     actions = ("approve", "reject")
 
     def _run(self, request: HttpRequest, queryset: QuerySet[CreditRequest], approve: bool) -> None:
@@ -37,30 +39,17 @@ class CreditRequestAdmin(admin.ModelAdmin):
         verb = "Approved (crediting asynchronously)" if approve else "Rejected"
         self.message_user(request, f"{verb}: {done}. Refused: {refused}.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected credit requests")
+    @admin.action(description="Approve selected credit requests", permissions=("action",))
     def approve(self, request: HttpRequest, queryset: QuerySet[CreditRequest]) -> None:
         self._run(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected credit requests")
+    @admin.action(description="Reject selected credit requests", permissions=("action",))
     def reject(self, request: HttpRequest, queryset: QuerySet[CreditRequest]) -> None:
         self._run(request, queryset, approve=False)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(CustomerCreditOperation)
-class CustomerCreditOperationAdmin(admin.ModelAdmin):
+class CustomerCreditOperationAdmin(ReadOnlyAdmin):
     list_display = ("id", "vendor", "customer", "amount", "status", "failure_code", "created_at")
     list_filter = ("status",)
     search_fields = ("id", "vendor__business_name", "customer__phone")
-    readonly_fields = [f.name for f in CustomerCreditOperation._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -1,4 +1,9 @@
-"""Django admin for people and vendors. Actions call the same services as the API."""
+"""Django admin for people and vendors. Actions call the same services as the API.
+
+Profiles and API keys are read-only here: they change through services (with their checks
+and audit rows), so a form can neither store an unnormalised phone nor skip the audit.
+Staff accounts and passwords stay editable through Django's user admin.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.http import HttpRequest
 
 from tally.identity import services
 from tally.identity.models import ApiKey, CustomerProfile, PartnerProfile, User, VendorProfile
+from tally.platform.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -33,57 +39,50 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(VendorProfile)
-class VendorProfileAdmin(admin.ModelAdmin):
+class VendorProfileAdmin(ReadOnlyAdmin):
+    """Vendors are created and edited through the API; activation is an action here."""
+
     list_display = ("business_name", "user", "is_active", "activated_at", "created_at")
     list_filter = ("is_active",)
     search_fields = ("business_name", "user__email", "phone")
-    readonly_fields = ("user", "is_active", "activated_at", "created_at")
     actions = ("activate", "deactivate")
 
-    @admin.action(description="Activate selected vendors")
+    @admin.action(description="Activate selected vendors", permissions=("action",))
     def activate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
+        actor = request.user
+        assert isinstance(actor, User)
         for vendor in queryset:
-            services.vendor_activate(actor=request.user, vendor=vendor)  # type: ignore[arg-type]
+            services.vendor_activate(actor=actor, vendor=vendor)
         self.message_user(request, f"Activated {queryset.count()} vendor(s).", messages.SUCCESS)
 
-    @admin.action(description="Deactivate selected vendors")
+    @admin.action(description="Deactivate selected vendors", permissions=("action",))
     def deactivate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
+        actor = request.user
+        assert isinstance(actor, User)
         for vendor in queryset:
-            services.vendor_deactivate(actor=request.user, vendor=vendor)  # type: ignore[arg-type]
+            services.vendor_deactivate(actor=actor, vendor=vendor)
         self.message_user(request, f"Deactivated {queryset.count()} vendor(s).", messages.SUCCESS)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # vendors are created through the API (POST /api/v1/vendors/)
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(admin.ModelAdmin):
+class CustomerProfileAdmin(ReadOnlyAdmin):
     list_display = ("phone", "user", "created_by", "created_at")
     search_fields = ("phone", "user__email")
-    readonly_fields = ("user", "created_by", "created_at")
+    list_select_related = ("user", "created_by")
 
 
 @admin.register(PartnerProfile)
-class PartnerProfileAdmin(admin.ModelAdmin):
+class PartnerProfileAdmin(ReadOnlyAdmin):
     list_display = ("name", "user", "callback_url", "created_at")
     search_fields = ("name", "user__email")
-    readonly_fields = ("user", "signing_secret", "created_at")
+    # The signing secret is shown once, at creation; the page never displays it.
+    exclude = ("signing_secret",)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys are issued and revoked through the API; deleting one here would erase its history."""
+
     list_display = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
     search_fields = ("prefix", "name", "user__email")
-    readonly_fields = (
-        "id",
-        "user",
-        "name",
-        "prefix",
-        "key_hash",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    list_select_related = ("user",)

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from tally.platform.admin import ReadOnlyAdmin
 from tally.topups.models import ChargeSale, PhoneNumber
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Lists and detail pages only: no add, change or delete, not even for superusers."""
-
-    # Exact counts of large tables are slow; the pages do not need them.
-    show_full_result_count = False
-    list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ChargeSale)
