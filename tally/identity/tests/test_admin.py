@@ -1,0 +1,125 @@
+"""Identity admin pages: activation through the services; profiles and keys are read-only."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from tally.identity.models import ApiKey, CustomerProfile, Role, User, VendorProfile
+from tally.identity.tests.factories import CustomerFactory, PartnerFactory, UserFactory
+from tally.platform.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+VENDORS = "/admin/identity/vendorprofile/"
+
+
+def login(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_activate_action_activates_through_the_service(
+    admin_user: User, inactive_vendor: VendorProfile
+) -> None:
+    # given
+    assert inactive_vendor.is_active is False
+    # when
+    response = login(admin_user).post(
+        VENDORS, {"action": "activate", "_selected_action": [str(inactive_vendor.pk)]}
+    )
+    # then
+    assert response.status_code == 302
+    inactive_vendor.refresh_from_db()
+    assert inactive_vendor.is_active is True
+    assert inactive_vendor.activated_at is not None
+    assert list(AuditEvent.objects.values_list("action", "actor", "changes")) == [
+        ("vendor.activated", admin_user.pk, {"is_active": [False, True]})
+    ]
+
+
+def test_the_deactivate_action_deactivates_through_the_service(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # when
+    response = login(admin_user).post(
+        VENDORS, {"action": "deactivate", "_selected_action": [str(vendor.pk)]}
+    )
+    # then
+    assert response.status_code == 302
+    vendor.refresh_from_db()
+    assert (vendor.is_active, vendor.activated_at) == (False, None)
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["vendor.deactivated"]
+
+
+def test_staff_who_may_only_view_cannot_activate(inactive_vendor: VendorProfile) -> None:
+    # given
+    staff = UserFactory(role=Role.ADMIN, is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_vendorprofile"))
+    client = login(staff)
+    # when
+    listing = client.get(VENDORS)
+    activate = client.post(
+        VENDORS, {"action": "activate", "_selected_action": [str(inactive_vendor.pk)]}
+    )
+    # then
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].result_list) == [inactive_vendor]
+    assert listing.context["action_form"] is None
+    assert activate.status_code == 200
+    inactive_vendor.refresh_from_db()
+    assert (inactive_vendor.is_active, inactive_vendor.activated_at) == (False, None)
+    assert AuditEvent.objects.count() == 0
+
+
+def test_profiles_and_keys_cannot_be_added_edited_or_deleted(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # given
+    customer = CustomerFactory(phone="+14155550100")
+    api_key = ApiKey.objects.create(user=vendor.user, name="till", prefix="abcd", key_hash="h")
+    client = login(admin_user)
+    customers = "/admin/identity/customerprofile/"
+    keys = "/admin/identity/apikey/"
+    # when
+    responses = {
+        "add vendor": client.get(f"{VENDORS}add/").status_code,
+        "edit vendor": client.post(
+            f"{VENDORS}{vendor.pk}/change/", {"business_name": "Renamed"}
+        ).status_code,
+        "delete vendor": client.post(f"{VENDORS}{vendor.pk}/delete/", {"post": "yes"}).status_code,
+        "view customer": client.get(f"{customers}{customer.pk}/change/").status_code,
+        "edit customer": client.post(
+            f"{customers}{customer.pk}/change/", {"phone": "0415 555 0199"}
+        ).status_code,
+        "delete key": client.post(f"{keys}{api_key.pk}/delete/", {"post": "yes"}).status_code,
+        "list keys": client.get(keys, {"q": "till"}).status_code,
+    }
+    # then
+    assert responses == {
+        "add vendor": 403,
+        "edit vendor": 403,
+        "delete vendor": 403,
+        "view customer": 200,
+        "edit customer": 403,
+        "delete key": 403,
+        "list keys": 200,
+    }
+    vendor.refresh_from_db()
+    assert vendor.business_name.startswith("Vendor ")
+    assert CustomerProfile.objects.get(pk=customer.pk).phone == "+14155550100"
+    assert ApiKey.objects.filter(pk=api_key.pk).exists()
+    assert AuditEvent.objects.count() == 0
+
+
+def test_the_partner_page_never_shows_the_signing_secret(admin_user: User) -> None:
+    # given
+    partner = PartnerFactory(name="Acme Airtime", signing_secret="partner-signing-secret")
+    # when
+    page = login(admin_user).get(f"/admin/identity/partnerprofile/{partner.pk}/change/")
+    # then
+    assert page.status_code == 200
+    assert "Acme Airtime" in page.content.decode()
+    assert "partner-signing-secret" not in page.content.decode()
