@@ -7,6 +7,8 @@ Staff accounts and passwords stay editable through Django's user admin.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
@@ -47,21 +49,26 @@ class VendorProfileAdmin(ReadOnlyAdmin):
     search_fields = ("business_name", "user__email", "phone")
     actions = ("activate", "deactivate")
 
-    @admin.action(description="Activate selected vendors", permissions=("action",))
-    def activate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
+    def _run(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[VendorProfile],
+        service: Callable[..., VendorProfile],
+        verb: str,
+    ) -> None:
         actor = request.user
         assert isinstance(actor, User)
         for vendor in queryset:
-            services.vendor_activate(actor=actor, vendor=vendor)
-        self.message_user(request, f"Activated {queryset.count()} vendor(s).", messages.SUCCESS)
+            service(actor=actor, vendor=vendor)
+        self.message_user(request, f"{verb} {queryset.count()} vendor(s).", messages.SUCCESS)
+
+    @admin.action(description="Activate selected vendors", permissions=("action",))
+    def activate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
+        self._run(request, queryset, services.vendor_activate, "Activated")
 
     @admin.action(description="Deactivate selected vendors", permissions=("action",))
     def deactivate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
-        actor = request.user
-        assert isinstance(actor, User)
-        for vendor in queryset:
-            services.vendor_deactivate(actor=actor, vendor=vendor)
-        self.message_user(request, f"Deactivated {queryset.count()} vendor(s).", messages.SUCCESS)
+        self._run(request, queryset, services.vendor_deactivate, "Deactivated")
 
 
 @admin.register(CustomerProfile)
