@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -22,7 +21,6 @@ from tally.identity.request import request_user
 from tally.identity.throttles import LoginThrottle, RegisterThrottle
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
-from tally.platform.exceptions import NotFoundError
 from tally.platform.phones import PhoneNumberField
 
 
@@ -236,7 +234,7 @@ class ApiKeyListApi(ApiView):
         return paginate(
             request=request,
             view=self,
-            queryset=selectors.api_key_list_for_user(user=request_user(request)),
+            queryset=selectors.api_key_list_for_actor(actor=request_user(request)),
             serializer_class=ApiKeyOutputSerializer,
         )
 
@@ -259,12 +257,16 @@ class ApiKeyDetailApi(ApiView):
 
     @extend_schema(responses={200: ApiKeyOutputSerializer}, tags=["api-keys"])
     def get(self, request: Request, api_key_id: UUID) -> Response:
-        api_key = selectors.api_key_get_for_user(user=request_user(request), api_key_id=api_key_id)
+        api_key = selectors.api_key_get_for_actor(
+            actor=request_user(request), api_key_id=api_key_id
+        )
         return Response(ApiKeyOutputSerializer(api_key).data)
 
     @extend_schema(responses={204: None}, tags=["api-keys"])
     def delete(self, request: Request, api_key_id: UUID) -> Response:
-        api_key = selectors.api_key_get_for_user(user=request_user(request), api_key_id=api_key_id)
+        api_key = selectors.api_key_get_for_actor(
+            actor=request_user(request), api_key_id=api_key_id
+        )
         services.api_key_revoke(user=request_user(request), api_key=api_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -292,7 +294,7 @@ class VendorListApi(ApiView):
         return paginate(
             request=request,
             view=self,
-            queryset=selectors.vendor_list_for_user(user=request_user(request)),
+            queryset=selectors.vendor_list_for_actor(actor=request_user(request)),
             serializer_class=VendorOutputSerializer,
         )
 
@@ -319,14 +321,14 @@ class VendorDetailApi(ApiView):
 
     @extend_schema(responses={200: VendorOutputSerializer}, tags=["vendors"])
     def get(self, request: Request, vendor_id: UUID) -> Response:
-        vendor = selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+        vendor = selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
         return Response(_vendor_body(vendor))
 
     @extend_schema(
         request=InputSerializer, responses={200: VendorOutputSerializer}, tags=["vendors"]
     )
     def patch(self, request: Request, vendor_id: UUID) -> Response:
-        vendor = selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+        vendor = selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         vendor = services.vendor_update(
@@ -338,7 +340,7 @@ class VendorDetailApi(ApiView):
     def delete(self, request: Request, vendor_id: UUID) -> Response:
         if not IsAdmin().has_permission(request, self):
             self.permission_denied(request, message=IsAdmin.message)
-        vendor = selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+        vendor = selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
         services.vendor_close(actor=request_user(request), vendor=vendor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -348,7 +350,7 @@ class VendorActivateApi(ApiView):
 
     @extend_schema(request=None, responses={200: VendorOutputSerializer}, tags=["vendors"])
     def post(self, request: Request, vendor_id: UUID) -> Response:
-        vendor = selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+        vendor = selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
         return Response(
             _vendor_body(services.vendor_activate(actor=request_user(request), vendor=vendor))
         )
@@ -359,7 +361,7 @@ class VendorDeactivateApi(ApiView):
 
     @extend_schema(request=None, responses={200: VendorOutputSerializer}, tags=["vendors"])
     def post(self, request: Request, vendor_id: UUID) -> Response:
-        vendor = selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+        vendor = selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
         return Response(
             _vendor_body(services.vendor_deactivate(actor=request_user(request), vendor=vendor))
         )
@@ -368,16 +370,51 @@ class VendorDeactivateApi(ApiView):
 # --- customers --------------------------------------------------------------------------
 
 
-class CustomerOutputSerializer(serializers.Serializer):
+class CustomerSummaryOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="user_id")
-    email = serializers.EmailField(source="user.email")
-    full_name = serializers.CharField(source="user.full_name")
-    phone = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    details_visible = serializers.BooleanField(
+        help_text="False for a customer another vendor created: only `id`, `masked_name` and "
+        "this field are present, enough to fund its wallet."
+    )
+    masked_name = serializers.CharField(
+        help_text='The first letter of each word of the full name, e.g. "A*** L***".'
+    )
+
+
+class CustomerOutputSerializer(CustomerSummaryOutputSerializer):
+    """A customer as the caller may see it (``selectors.customer_list_for_actor``)."""
+
+    email = serializers.EmailField(
+        source="user.email", required=False, help_text="Absent when `details_visible` is false."
+    )
+    full_name = serializers.CharField(
+        source="user.full_name",
+        required=False,
+        help_text="Absent when `details_visible` is false.",
+    )
+    phone = serializers.CharField(
+        required=False, help_text="E.164. Absent when `details_visible` is false."
+    )
+    created_at = serializers.DateTimeField(
+        required=False, help_text="Absent when `details_visible` is false."
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # The selector decided what this caller may see; render only that.
+        if not instance.details_visible:
+            return dict(CustomerSummaryOutputSerializer(instance).data)
+        return dict(super().to_representation(instance))
 
 
 class CustomerListApi(ApiView):
     permission_classes = (IsAdminOrVendor,)
+
+    class FilterSerializer(serializers.Serializer):
+        phone = PhoneNumberField(
+            required=False,
+            help_text="Exact number lookup, any common notation. Finds a customer another "
+            "vendor created too (active vendors; without its details).",
+        )
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
@@ -389,25 +426,19 @@ class CustomerListApi(ApiView):
         )  # fmt: skip
 
     @extend_schema(
-        parameters=[
-            *CURSOR_PARAMETERS,
-            OpenApiParameter("phone", OpenApiTypes.STR, description="Exact phone number lookup."),
-        ],
+        parameters=[FilterSerializer, *CURSOR_PARAMETERS],
         responses={200: page_of(CustomerOutputSerializer)},
         tags=["customers"],
     )
     def get(self, request: Request) -> Response:
-        phone = None
-        if "phone" in request.query_params:
-            field = PhoneNumberField()
-            try:
-                phone = field.run_validation(request.query_params["phone"])
-            except serializers.ValidationError as exc:
-                raise serializers.ValidationError({"phone": exc.detail}) from exc
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         return paginate(
             request=request,
             view=self,
-            queryset=selectors.customer_list_for_user(user=request_user(request), phone=phone),
+            queryset=selectors.customer_list_for_actor(
+                actor=request_user(request), phone=filters.validated_data.get("phone")
+            ),
             serializer_class=CustomerOutputSerializer,
         )
 
@@ -417,7 +448,9 @@ class CustomerListApi(ApiView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        customer = services.customer_create(actor=request_user(request), **data.validated_data)
+        actor = request_user(request)
+        created = services.customer_create(actor=actor, **data.validated_data)
+        customer = selectors.customer_get_for_actor(actor=actor, customer_id=created.user_id)
         return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -426,7 +459,7 @@ class CustomerDetailApi(ApiView):
 
     @extend_schema(responses={200: CustomerOutputSerializer}, tags=["customers"])
     def get(self, request: Request, customer_id: UUID) -> Response:
-        customer = selectors.customer_get_by_id(customer_id=customer_id)
-        if customer is None:
-            raise NotFoundError("No such customer.")
+        customer = selectors.customer_get_for_actor(
+            actor=request_user(request), customer_id=customer_id
+        )
         return Response(CustomerOutputSerializer(customer).data)

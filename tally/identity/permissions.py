@@ -1,11 +1,16 @@
+"""Role gates for views: who may call an endpoint at all (401/403 before any input is read).
+
+They are not the access rules: which objects a caller may see is decided by the guarded
+selectors (``tally.identity.selectors``), and an inactive vendor is refused by the services
+(``vendor_require_active``), so a view cannot skip either by picking another class here.
+"""
+
 from __future__ import annotations
 
 from typing import Any
 
 from rest_framework import permissions
 from rest_framework.request import Request
-
-from tally.identity import services
 
 
 class IsAdmin(permissions.BasePermission):
@@ -21,19 +26,6 @@ class IsVendorOrPartner(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and (user.is_vendor or user.is_partner))
-
-
-class IsActiveVendor(permissions.BasePermission):
-    """Vendor-only actions: refused with 422 ``vendor_inactive`` until an admin activates."""
-
-    message = "Only vendors can do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_vendor):
-            return False
-        services.vendor_require_active(user=user)
-        return True
 
 
 class IsVendor(permissions.BasePermission):

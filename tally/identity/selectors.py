@@ -1,62 +1,191 @@
-"""Identity reads. Every permission-guarded lookup is one function, so each check is in one place."""
+"""Identity reads. Every permission-guarded lookup is one function per object and actor
+(``entity_get_for_actor`` / ``entity_list_for_actor``), so each access rule is in one place
+and a new endpoint cannot forget it: views read guarded objects only through these.
+
+Who sees what:
+
+- vendors: an admin sees every vendor; a vendor sees itself; customers and partners none.
+- customers: a customer's details (email, full name, phone, profile) are visible to admins
+  and to the vendor that created it. Another *active* vendor may find any customer by exact
+  E.164 phone number, to fund its wallet, and then sees only its ``id`` and a masked name
+  (``details_visible`` is false); it cannot read the customer by id (404, as if it did not
+  exist). Customers and partners see none.
+- API keys: vendors and partners see their own keys only.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import (
+    BooleanField,
+    CharField,
+    ExpressionWrapper,
+    F,
+    Func,
+    Model,
+    Q,
+    QuerySet,
+    Value,
+)
 
 from tally.identity.models import ApiKey, CustomerProfile, User, VendorProfile
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 
+# --- vendors ----------------------------------------------------------------------------
 
-def vendor_list_for_user(*, user: User) -> QuerySet[VendorProfile]:
-    """Admins see every vendor; a vendor sees itself; others see none."""
+
+def vendor_list_for_actor(*, actor: User) -> QuerySet[VendorProfile]:
+    """Admins see every vendor; a vendor sees itself; anyone else is refused (403)."""
     vendors = VendorProfile.objects.select_related("user")
-    if user.is_admin:
+    if actor.is_admin:
         return vendors.all()
-    if user.is_vendor:
-        return vendors.filter(user=user)
-    raise PermissionDeniedError()
+    if actor.is_vendor:
+        return vendors.filter(user=actor)
+    raise PermissionDeniedError("Only admins and vendors see vendors.")
 
 
-def vendor_get_for_user(*, user: User, vendor_id: UUID) -> VendorProfile:
-    """One vendor, visible to admins and to the vendor itself; 404 for anyone else's."""
-    if not (user.is_admin or user.is_vendor):
-        raise PermissionDeniedError()
-    if user.is_vendor:
-        # A vendor only ever sees itself: its profile came with its API key when it did.
-        vendor = vendor_profile_of(user) if vendor_id == user.id else None
-        if vendor is None:
-            raise NotFoundError("No such vendor.")
-        return vendor
-    vendor = VendorProfile.objects.select_related("user").filter(user_id=vendor_id).first()
-    if vendor is None or (not user.is_admin and vendor.user_id != user.id):
+def vendor_get_for_actor(*, actor: User, vendor_id: UUID) -> VendorProfile:
+    """One vendor, for an admin or the vendor itself.
+
+    Another vendor's id, or an unknown one, is 404 (a vendor learns nothing about other
+    vendors); customers and partners are refused (403). No query when a vendor reads itself
+    and its profile came with the user (API-key authentication loads it), else one.
+    """
+    if actor.is_vendor:
+        vendor = vendor_profile_of(actor) if vendor_id == actor.id else None
+    elif actor.is_admin:
+        vendor = VendorProfile.objects.select_related("user").filter(user_id=vendor_id).first()
+    else:
+        raise PermissionDeniedError("Only admins and vendors see vendors.")
+    if vendor is None:
         raise NotFoundError("No such vendor.")
     return vendor
 
 
-def api_key_list_for_user(*, user: User) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(user=user).order_by("-created_at")
-
-
-def api_key_get_for_user(*, user: User, api_key_id: UUID) -> ApiKey:
-    api_key = ApiKey.objects.filter(user=user, pk=api_key_id).first()
-    if api_key is None:
-        raise NotFoundError("No such API key.")
-    return api_key
-
-
 def vendor_profile_of(user: User) -> VendorProfile | None:
     """``user``'s vendor profile: the one loaded with it when there is one (no query), else
-    read now. The returned profile's ``user`` is ``user``."""
+    read now. The returned profile's ``user`` is ``user``. Not guarded: for callers that
+    act as ``user`` itself."""
     try:
         vendor: VendorProfile = user.vendor_profile
     except VendorProfile.DoesNotExist:
         return None
     vendor.user = user
     return vendor
+
+
+# --- customers --------------------------------------------------------------------------
+
+# "Ada Lovelace" -> "A*** L***": the first character of each word, enough for a vendor to
+# confirm with the person in front of it that the number it typed is theirs.
+_MASKED_NAME = Func(
+    F("user__full_name"),
+    Value(r"(\S)\S*"),
+    Value(r"\1***"),
+    Value("g"),
+    function="regexp_replace",
+    output_field=CharField(),
+)
+
+
+def _customers_annotated(*, details_visible: Q | bool) -> QuerySet[CustomerProfile]:
+    visible: Any = (
+        Value(details_visible)
+        if isinstance(details_visible, bool)
+        else ExpressionWrapper(details_visible, output_field=BooleanField())
+    )
+    return CustomerProfile.objects.select_related("user").annotate(
+        details_visible=visible, masked_name=_MASKED_NAME
+    )
+
+
+def customer_list_for_actor(*, actor: User, phone: str | None = None) -> QuerySet[CustomerProfile]:
+    """The customers ``actor`` may list, each annotated with ``details_visible`` (may the
+    actor see its email, full name, phone and profile?) and ``masked_name``.
+
+    Admins list every customer, with details. A vendor lists the customers it created, with
+    details. With ``phone`` (exact E.164) the list narrows to that one number's customer;
+    an active vendor also finds a customer it did not create that way, without details
+    (``details_visible`` false), which is what funding a customer's wallet needs; an
+    inactive vendor, which cannot fund anyone, finds only its own. Customers and partners
+    are refused (403).
+    """
+    if actor.is_admin:
+        customers = _customers_annotated(details_visible=True)
+    elif actor.is_vendor:
+        own = Q(created_by_id=actor.id)
+        customers = _customers_annotated(details_visible=own)
+        vendor = vendor_profile_of(actor)
+        if not (phone and vendor is not None and vendor.is_active):
+            customers = customers.filter(own)
+    else:
+        raise PermissionDeniedError("Only admins and vendors see customers.")
+    if phone:
+        customers = customers.filter(phone=phone)
+    return customers
+
+
+def customer_get_for_actor(*, actor: User, customer_id: UUID) -> CustomerProfile:
+    """One customer with its details, for an admin or the vendor that created it
+    (annotated like ``customer_list_for_actor``'s rows, ``details_visible`` true).
+
+    Any other vendor gets 404, exactly as for an unknown id, so the answer does not tell
+    whether the customer exists; customers and partners are refused (403).
+    """
+    if actor.is_admin:
+        customers = _customers_annotated(details_visible=True)
+    elif actor.is_vendor:
+        customers = _customers_annotated(details_visible=True).filter(created_by=actor)
+    else:
+        raise PermissionDeniedError("Only admins and vendors see customers.")
+    customer = customers.filter(user_id=customer_id).first()
+    if customer is None:
+        raise NotFoundError("No such customer.")
+    return customer
+
+
+def customer_get_for_funding(*, actor: User, customer_id: UUID) -> CustomerProfile:
+    """The customer whose wallet vendor ``actor`` funds (``POST customers/{id}/credit/``).
+
+    Any vendor may fund any customer whose id it has (found by phone number), so any
+    existing customer is returned; 404 for an unknown id; admins, customers and partners
+    are refused (403). The caller must not render the customer's details from it: the
+    funding vendor may see only what ``customer_list_for_actor`` shows it. Whether the
+    vendor is active is the funding service's rule (``vendor_inactive``), not a read rule.
+    """
+    if not actor.is_vendor:
+        raise PermissionDeniedError("Only vendors fund customers' wallets.")
+    customer = CustomerProfile.objects.select_related("user").filter(user_id=customer_id).first()
+    if customer is None:
+        raise NotFoundError("No such customer.")
+    return customer
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+def _api_key_owner_check(actor: User) -> None:
+    if not (actor.is_vendor or actor.is_partner):
+        raise PermissionDeniedError("Only vendors and partners have API keys.")
+
+
+def api_key_list_for_actor(*, actor: User) -> QuerySet[ApiKey]:
+    """The keys of a vendor or partner ``actor``, its own only, newest first (403 for
+    other roles)."""
+    _api_key_owner_check(actor)
+    return ApiKey.objects.filter(user=actor).order_by("-created_at")
+
+
+def api_key_get_for_actor(*, actor: User, api_key_id: UUID) -> ApiKey:
+    """One of ``actor``'s own keys; anyone else's or an unknown id is 404."""
+    _api_key_owner_check(actor)
+    api_key = ApiKey.objects.filter(user=actor, pk=api_key_id).first()
+    if api_key is None:
+        raise NotFoundError("No such API key.")
+    return api_key
 
 
 def _columns(model: type[Model], alias: str) -> tuple[str, list[str]]:
@@ -80,7 +209,7 @@ _API_KEY_BY_PREFIX_SQL = f"""
 
 def api_key_get_by_prefix(*, prefix: str) -> ApiKey | None:
     """The key with ``prefix``, its ``user`` and, for a vendor, ``user.vendor_profile``
-    loaded: one query."""
+    loaded: one query. Not guarded: authentication is what finds the caller."""
     with connection.cursor() as cursor:
         cursor.execute(_API_KEY_BY_PREFIX_SQL, [prefix])
         row = cursor.fetchone()
@@ -103,19 +232,14 @@ def api_key_get_by_prefix(*, prefix: str) -> ApiKey | None:
     return api_key
 
 
-def customer_list_for_user(*, user: User, phone: str | None = None) -> QuerySet[CustomerProfile]:
-    """Admins list every customer; a vendor lists the customers it created. With ``phone``
-    (exact E.164), both find that one customer wherever it came from: knowing the number
-    is what lets a vendor serve a customer who signed up on their own."""
-    customers = CustomerProfile.objects.select_related("user")
-    if phone:
-        return customers.filter(phone=phone)
-    if user.is_admin:
-        return customers.all()
-    if user.is_vendor:
-        return customers.filter(created_by=user)
-    raise PermissionDeniedError()
+# --- deprecated names, kept only until tally/credit/apis.py calls the new ones ----------
+
+
+def vendor_get_for_user(*, user: User, vendor_id: UUID) -> VendorProfile:
+    """Deprecated: ``vendor_get_for_actor(actor=, vendor_id=)``."""
+    return vendor_get_for_actor(actor=user, vendor_id=vendor_id)
 
 
 def customer_get_by_id(*, customer_id: UUID) -> CustomerProfile | None:
+    """Deprecated and unguarded: ``customer_get_for_funding(actor=, customer_id=)``."""
     return CustomerProfile.objects.select_related("user").filter(user_id=customer_id).first()

@@ -15,14 +15,19 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from tally.identity.exceptions import EmailTakenError, InvalidTokenError, PhoneTakenError
+from tally.identity.exceptions import (
+    EmailTakenError,
+    FieldInvalidError,
+    InvalidTokenError,
+    PhoneTakenError,
+    VendorInactiveError,
+)
 from tally.identity.models import ApiKey, CustomerProfile, PartnerProfile, Role, User, VendorProfile
 from tally.platform.audit.services import audit_record
-from tally.platform.exceptions import PermissionDeniedError, VendorInactiveError
+from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 
 API_KEY_PREFIX_BYTES = 6
 API_KEY_SECRET_BYTES = 32
@@ -32,7 +37,7 @@ def _check_password(password: str, *, email: str) -> None:
     try:
         validate_password(password, user=User(email=email))
     except DjangoValidationError as exc:
-        raise ValidationError({"password": list(exc.messages)}) from exc
+        raise FieldInvalidError(field="password", messages=exc.messages) from exc
 
 
 def _create_user(*, email: str, password: str | None, role: Role, full_name: str = "") -> User:
@@ -76,17 +81,21 @@ def user_register(
 ) -> User:
     """Self sign-up of a customer or a vendor. A vendor starts inactive until an admin acts."""
     if role not in (Role.CUSTOMER, Role.VENDOR):
-        raise ValidationError({"role": ["Only customers and vendors can sign up."]})
+        raise FieldInvalidError(field="role", messages=["Only customers and vendors can sign up."])
     user = _create_user(email=email, password=password, role=role, full_name=full_name)
     if role == Role.VENDOR:
         if not business_name:
-            raise ValidationError({"business_name": ["This field is required for vendors."]})
+            raise FieldInvalidError(
+                field="business_name", messages=["This field is required for vendors."]
+            )
         VendorProfile.objects.create(
             user=user, business_name=business_name, address=address, phone=phone, is_active=False
         )
     else:
         if not phone:
-            raise ValidationError({"phone": ["This field is required for customers."]})
+            raise FieldInvalidError(
+                field="phone", messages=["This field is required for customers."]
+            )
         _create_customer_profile(user=user, phone=phone, created_by=None)
     audit_record(actor=user, action="user.registered", target=user, changes={"role": [None, role]})
     return user
@@ -124,7 +133,13 @@ VENDOR_EDITABLE_FIELDS = ("business_name", "address", "phone")
 
 @transaction.atomic
 def vendor_update(*, actor: User, vendor: VendorProfile, data: dict[str, Any]) -> VendorProfile:
-    """Change a vendor's profile fields (never ``is_active``: that is activate/deactivate)."""
+    """Change a vendor's profile fields (never ``is_active``: that is activate/deactivate).
+
+    For an admin or the vendor itself (403 otherwise); an inactive vendor may still complete
+    its own profile. Locks nothing; enqueues nothing. Audited when something changed.
+    """
+    if not (actor.is_admin or actor.id == vendor.user_id):
+        raise PermissionDeniedError("Only admins and the vendor itself change a vendor.")
     changes: dict[str, list[Any]] = {}
     for field in VENDOR_EDITABLE_FIELDS:
         if field in data and getattr(vendor, field) != data[field]:
@@ -188,7 +203,10 @@ def vendor_close(*, actor: User, vendor: VendorProfile) -> None:
 
 
 def vendor_require_active(*, user: User) -> VendorProfile:
-    """Return the caller's vendor profile, or refuse with ``vendor_inactive``."""
+    """Return vendor ``user``'s profile, read now (not a copy cached on ``user``), or refuse:
+    403 for anyone but a vendor, 422 ``vendor_inactive`` for a vendor an admin has not
+    activated. Every vendor write calls this first, so an inactive vendor writes nothing.
+    Locks nothing: a deactivation committing meanwhile does not undo a write that passed."""
     if not user.is_vendor:
         raise PermissionDeniedError("Only vendors can do this.")
     vendor = VendorProfile.objects.get(user=user)
@@ -197,11 +215,29 @@ def vendor_require_active(*, user: User) -> VendorProfile:
     return vendor
 
 
+def actor_require_admin_or_active_vendor(*, actor: User) -> None:
+    """Refuse anyone but an admin or an active vendor: 403 for customers and partners, 422
+    ``vendor_inactive`` for an inactive vendor. For writes both roles may make."""
+    if actor.is_admin:
+        return
+    if not actor.is_vendor:
+        raise PermissionDeniedError("Only admins and vendors can do this.")
+    vendor_require_active(user=actor)
+
+
 @transaction.atomic
 def customer_create(
-    *, actor: User | None, email: str, phone: str, full_name: str = "", password: str | None = None
+    *, actor: User, email: str, phone: str, full_name: str = "", password: str | None = None
 ) -> CustomerProfile:
-    """Create a customer; one created by a vendor or admin may have no password."""
+    """Create a customer for an admin or an active vendor (``created_by`` = ``actor``, who
+    then sees its details); one created this way may have no password.
+
+    Refuses customers and partners (403) and inactive vendors (422 ``vendor_inactive``), so
+    nobody claims an email or number before its owner; ``email_taken`` / ``phone_taken``
+    when registered already (the unique constraints decide under concurrency). Nothing is
+    written on a refusal. Locks nothing beyond the new rows; enqueues nothing. Audited.
+    """
+    actor_require_admin_or_active_vendor(actor=actor)
     user = _create_user(email=email, password=password, role=Role.CUSTOMER, full_name=full_name)
     _create_customer_profile(user=user, phone=phone, created_by=actor)
     profile = CustomerProfile.objects.get(user=user)
@@ -294,7 +330,11 @@ def api_key_create(*, user: User, name: str) -> IssuedApiKey:
 
 @transaction.atomic
 def api_key_revoke(*, user: User, api_key: ApiKey) -> ApiKey:
-    """Revoke a key at once; later requests with it are refused. Idempotent."""
+    """Revoke one of ``user``'s own keys at once; later requests with it are refused.
+    Idempotent (a conditional update: one audit event however many revokes race). Another
+    user's key is 404. Locks nothing; enqueues nothing."""
+    if api_key.user_id != user.id:
+        raise NotFoundError("No such API key.")
     if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     ):

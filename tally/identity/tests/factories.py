@@ -36,6 +36,10 @@ class VendorFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = VendorProfile
 
+    class Params:
+        # A vendor that signed itself up and that no admin has activated yet.
+        inactive = factory.Trait(is_active=False, activated_at=None)
+
     user = factory.SubFactory(UserFactory, role=Role.VENDOR)
     business_name = factory.Sequence(lambda n: f"Vendor {n}")
     is_active = True
@@ -48,6 +52,8 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory, role=Role.CUSTOMER)
     phone = factory.Sequence(lambda n: f"+1415555{n:04d}")
+    # Null: the customer signed up on its own. Pass a vendor's or admin's user otherwise.
+    created_by = None
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):

@@ -32,7 +32,7 @@ def vendor(db: None) -> VendorProfile:
 
 @pytest.fixture
 def inactive_vendor(db: None) -> VendorProfile:
-    return VendorFactory(is_active=False, activated_at=None)
+    return VendorFactory(inactive=True)
 
 
 @pytest.fixture
