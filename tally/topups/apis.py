@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from drf_spectacular.utils import extend_schema
@@ -19,7 +18,6 @@ from tally.platform.api.views import ApiView
 from tally.platform.money import MoneyField
 from tally.platform.phones import PhoneNumberField
 from tally.topups import selectors, services
-from tally.topups.models import PhoneNumber
 
 
 class ChargeSaleOutputSerializer(serializers.Serializer):
@@ -32,15 +30,16 @@ class ChargeSaleOutputSerializer(serializers.Serializer):
 
 
 class PhoneNumberOutputSerializer(serializers.Serializer):
+    """A number as ``selectors.phone_number_get_for_actor`` lets the caller see it."""
+
     id = serializers.UUIDField()
     number = serializers.CharField(help_text="E.164")
     # DRF pops declared fields off the class, so this never shadows Field.label at run time.
-    label = serializers.CharField()  # type: ignore[assignment]
+    label = serializers.CharField(  # type: ignore[assignment]
+        source="visible_label",
+        help_text="The registrant's note; empty for a vendor that only sold to the number.",
+    )
     created_at = serializers.DateTimeField()
-
-
-def _phone_number_body(phone: PhoneNumber) -> dict[str, Any]:
-    return dict(PhoneNumberOutputSerializer(phone).data)
 
 
 # --- charge sales -----------------------------------------------------------------------
@@ -65,8 +64,8 @@ class VendorChargeListApi(ApiView):
         tags=["charges"],
     )
     def get(self, request: Request, vendor_id: UUID) -> Response:
-        vendor = identity_selectors.vendor_get_for_user(
-            user=request_user(request), vendor_id=vendor_id
+        vendor = identity_selectors.vendor_get_for_actor(
+            actor=request_user(request), vendor_id=vendor_id
         )
         return paginate(
             request=request,
@@ -79,7 +78,7 @@ class VendorChargeListApi(ApiView):
         request=InputSerializer, responses={201: CreatedOutputSerializer}, tags=["charges"]
     )
     def post(self, request: Request, vendor_id: UUID) -> Response:
-        vendor = selectors.vendor_get_for_seller(user=request_user(request), vendor_id=vendor_id)
+        vendor = selectors.vendor_get_for_seller(actor=request_user(request), vendor_id=vendor_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.charge_sale_create(
@@ -114,8 +113,8 @@ class ChargeSaleListApi(ApiView):
         return paginate(
             request=request,
             view=self,
-            queryset=selectors.charge_sale_list_for_user(
-                user=request_user(request),
+            queryset=selectors.charge_sale_list_for_actor(
+                actor=request_user(request),
                 vendor_id=filters.validated_data.get("vendor"),
                 phone_number=filters.validated_data.get("phone_number"),
             ),
@@ -136,9 +135,6 @@ class PhoneNumberInputSerializer(serializers.Serializer):
 class PhoneNumberListApi(ApiView):
     permission_classes = (IsAdminOrVendor,)
 
-    class InputSerializer(PhoneNumberInputSerializer):
-        pass
-
     @extend_schema(
         parameters=CURSOR_PARAMETERS,
         responses={200: page_of(PhoneNumberOutputSerializer)},
@@ -148,51 +144,59 @@ class PhoneNumberListApi(ApiView):
         return paginate(
             request=request,
             view=self,
-            queryset=selectors.phone_number_list_for_user(user=request_user(request)),
+            queryset=selectors.phone_number_list_for_actor(actor=request_user(request)),
             serializer_class=PhoneNumberOutputSerializer,
         )
 
     @extend_schema(
-        request=InputSerializer,
+        request=PhoneNumberInputSerializer,
         responses={201: PhoneNumberOutputSerializer},
         tags=["phone-numbers"],
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = PhoneNumberInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        phone = services.phone_number_create(actor=request_user(request), **data.validated_data)
-        return Response(_phone_number_body(phone), status=status.HTTP_201_CREATED)
+        actor = request_user(request)
+        created = services.phone_number_create(actor=actor, **data.validated_data)
+        phone_number = selectors.phone_number_get_for_actor(actor=actor, phone_number_id=created.id)
+        return Response(
+            PhoneNumberOutputSerializer(phone_number).data, status=status.HTTP_201_CREATED
+        )
 
 
 class PhoneNumberDetailApi(ApiView):
     permission_classes = (IsAdminOrVendor,)
 
-    class InputSerializer(PhoneNumberInputSerializer):
-        pass
-
     @extend_schema(responses={200: PhoneNumberOutputSerializer}, tags=["phone-numbers"])
     def get(self, request: Request, phone_number_id: UUID) -> Response:
-        phone = selectors.phone_number_get_for_user(
-            user=request_user(request), phone_number_id=phone_number_id
+        phone_number = selectors.phone_number_get_for_actor(
+            actor=request_user(request), phone_number_id=phone_number_id
         )
-        return Response(_phone_number_body(phone))
+        return Response(PhoneNumberOutputSerializer(phone_number).data)
 
     @extend_schema(
-        request=InputSerializer,
+        request=PhoneNumberInputSerializer,
         responses={200: PhoneNumberOutputSerializer},
         tags=["phone-numbers"],
     )
     def put(self, request: Request, phone_number_id: UUID) -> Response:
-        user = request_user(request)
-        phone = selectors.phone_number_get_for_change(user=user, phone_number_id=phone_number_id)
-        data = self.InputSerializer(data=request.data)
+        actor = request_user(request)
+        phone_number = selectors.phone_number_get_for_actor(
+            actor=actor, phone_number_id=phone_number_id
+        )
+        data = PhoneNumberInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        phone = services.phone_number_update(actor=user, phone_number=phone, **data.validated_data)
-        return Response(_phone_number_body(phone))
+        services.phone_number_update(actor=actor, phone_number=phone_number, **data.validated_data)
+        phone_number = selectors.phone_number_get_for_actor(
+            actor=actor, phone_number_id=phone_number_id
+        )
+        return Response(PhoneNumberOutputSerializer(phone_number).data)
 
     @extend_schema(responses={204: None}, tags=["phone-numbers"])
     def delete(self, request: Request, phone_number_id: UUID) -> Response:
-        user = request_user(request)
-        phone = selectors.phone_number_get_for_change(user=user, phone_number_id=phone_number_id)
-        services.phone_number_delete(actor=user, phone_number=phone)
+        actor = request_user(request)
+        phone_number = selectors.phone_number_get_for_actor(
+            actor=actor, phone_number_id=phone_number_id
+        )
+        services.phone_number_delete(actor=actor, phone_number=phone_number)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,4 +16,4 @@ def phone_number_lock(*, phone_number_id: UUID) -> PhoneNumber | None:
     One row per transaction, so there is no lock order to keep. None if it no longer exists.
     """
     require_transaction()
-    return PhoneNumber.objects.select_for_update().filter(pk=phone_number_id).first()
+    return PhoneNumber.objects.select_for_update(of=("self",)).filter(pk=phone_number_id).first()

@@ -16,14 +16,16 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import User, VendorProfile
+from tally.identity.services import actor_require_admin_or_active_vendor
 from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import Account, AccountKind, TransferCode
 from tally.platform.audit.services import audit_record
 from tally.platform.db import transaction_own_or_join
-from tally.platform.exceptions import NotFoundError, PermissionDeniedError, VendorInactiveError
+from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
 from tally.topups.lock_objects import phone_number_lock
 from tally.topups.models import ChargeSale, PhoneNumber
@@ -194,16 +196,17 @@ def _charge_sale_write(
 
 @transaction.atomic
 def phone_number_create(*, actor: User, number: str, label: str = "") -> PhoneNumber:
-    """Register ``number`` (E.164) for an admin or a vendor; ``phone_number_taken`` if it is
-    registered already (the unique constraint decides, also under concurrency).
+    """Register ``number`` (E.164) for an admin or an active vendor (``created_by`` =
+    ``actor``); ``phone_number_taken`` if it is registered already (the unique constraint
+    decides, also under concurrency).
 
-    Locks nothing beyond the new row; enqueues nothing. Audited.
+    Refuses customers and partners (403) and inactive vendors (422 ``vendor_inactive``);
+    nothing is written then. Locks nothing beyond the new row; enqueues nothing. Audited.
     """
-    if not (actor.is_admin or actor.is_vendor):
-        raise PermissionDeniedError("Only admins and vendors manage phone numbers.")
+    actor_require_admin_or_active_vendor(actor=actor)
     try:
         with transaction.atomic():
-            phone = PhoneNumber.objects.create(number=number, label=label, created_by=actor)
+            phone_number = PhoneNumber.objects.create(number=number, label=label, created_by=actor)
     except IntegrityError as exc:
         if PhoneNumber.objects.filter(number=number).exists():
             raise PhoneNumberTakenError() from exc
@@ -211,23 +214,33 @@ def phone_number_create(*, actor: User, number: str, label: str = "") -> PhoneNu
     audit_record(
         actor=actor,
         action="phone_number.created",
-        target=phone,
+        target=phone_number,
         changes={"number": [None, number], "label": [None, label]},
     )
-    return phone
+    return phone_number
+
+
+def _phone_number_require_editor(*, actor: User, phone_number: PhoneNumber) -> None:
+    """Only an admin or the number's registrant changes it (403; a number's registrant never
+    changes), and only while active (422 ``vendor_inactive``)."""
+    if not actor.is_admin and phone_number.created_by_id != actor.id:
+        raise PermissionDeniedError("Only whoever registered this number may change it.")
+    actor_require_admin_or_active_vendor(actor=actor)
 
 
 @transaction.atomic
 def phone_number_update(
     *, actor: User, phone_number: PhoneNumber, number: str, label: str
 ) -> PhoneNumber:
-    """Replace a number's ``number`` (E.164) and ``label``.
+    """Replace a number's ``number`` (E.164) and ``label``, for an admin or the active vendor
+    that registered it (403 for anyone else, 422 ``vendor_inactive`` for an inactive vendor).
 
     A number charges were sold to keeps its digits (409 ``conflict``): its sales must go on
     naming the number they were sold to. ``phone_number_taken`` if the new number is
-    registered already. Locks the number's row (waiting for sales writing against it).
-    Enqueues nothing. Audited when something changed.
+    registered already. Nothing is written on a refusal. Locks the number's row (waiting for
+    sales writing against it). Enqueues nothing. Audited when something changed.
     """
+    _phone_number_require_editor(actor=actor, phone_number=phone_number)
     locked = phone_number_lock(phone_number_id=phone_number.id)
     if locked is None:
         raise NotFoundError("No such phone number.")
@@ -252,11 +265,14 @@ def phone_number_update(
 
 @transaction.atomic
 def phone_number_delete(*, actor: User, phone_number: PhoneNumber) -> None:
-    """Delete a number nothing was sold to; 409 ``conflict`` (nothing deleted) if charges
-    were sold to it, even by a sale still committing (the row lock waits for it).
+    """Delete a number nothing was sold to, for an admin or the active vendor that
+    registered it (403 for anyone else, 422 ``vendor_inactive`` for an inactive vendor);
+    409 ``conflict`` (nothing deleted) if charges were sold to it, even by a sale still
+    committing (the row lock waits for it).
 
     Locks the number's row. Enqueues nothing. Audited.
     """
+    _phone_number_require_editor(actor=actor, phone_number=phone_number)
     locked = phone_number_lock(phone_number_id=phone_number.id)
     if locked is None:
         raise NotFoundError("No such phone number.")

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import factory
 
-from tally.identity.models import Role
-from tally.identity.tests.factories import UserFactory
+from tally.identity.tests.factories import VendorFactory
 from tally.topups.models import PhoneNumber
 
 
@@ -13,4 +12,5 @@ class PhoneNumberFactory(factory.django.DjangoModelFactory):
 
     number = factory.Sequence(lambda n: f"+1415666{n:04d}")
     label = ""
-    created_by = factory.SubFactory(UserFactory, role=Role.VENDOR)
+    # Registered by an active vendor (a sale or phone-numbers/ registers it).
+    created_by = factory.LazyFunction(lambda: VendorFactory().user)

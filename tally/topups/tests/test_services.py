@@ -10,12 +10,13 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import VendorProfile
 from tally.identity.tests.factories import AdminFactory, CustomerFactory, VendorFactory
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import AccountKind, Entry, TransferCode, TransferKind
 from tally.platform.audit.models import AuditEvent
-from tally.platform.exceptions import PermissionDeniedError, VendorInactiveError
+from tally.platform.exceptions import PermissionDeniedError
 from tally.topups import services
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
 from tally.topups.models import ChargeSale, PhoneNumber
