@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tally.credit import selectors, services
-from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
+from tally.credit.models import CreditRequest, CreditRequestStatus
 from tally.identity import selectors as identity_selectors
 from tally.identity.permissions import IsAdmin, IsVendor
 from tally.identity.request import request_user
@@ -23,6 +23,8 @@ from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
 from tally.platform.exceptions import NotFoundError
 from tally.platform.money import MoneyField, from_minor
+from tally.platform.operations.selectors import operation_location
+from tally.platform.operations.serializers import OperationOutputSerializer, operation_body
 
 
 class BalanceOutputSerializer(serializers.Serializer):
@@ -74,21 +76,13 @@ class CreditTransactionOutputSerializer(EntryOutputSerializer):
     vendor_id = serializers.UUIDField(source="account.owner_id")
 
 
-class OperationOutputSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    kind = serializers.SerializerMethodField()
-    status = serializers.CharField()
+class CustomerCreditOperationOutputSerializer(OperationOutputSerializer):
+    """``GET operations/{id}/`` of a customer credit (schema only; see operation_body)."""
+
     vendor_id = serializers.UUIDField()
     customer_id = serializers.UUIDField()
     amount = MoneyField()
-    failure_code = serializers.CharField()
-    failure_detail = serializers.CharField()
     transfer_id = serializers.UUIDField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    completed_at = serializers.DateTimeField(allow_null=True)
-
-    def get_kind(self, operation: CustomerCreditOperation) -> str:
-        return "customer_credit"
 
 
 def _vendor_for(request: Request, vendor_id: UUID) -> Any:
@@ -301,7 +295,9 @@ class CustomerCreditApi(ApiView):
         amount = MoneyField()
 
     @extend_schema(
-        request=InputSerializer, responses={202: OperationOutputSerializer}, tags=["customers"]
+        request=InputSerializer,
+        responses={202: CustomerCreditOperationOutputSerializer},
+        tags=["customers"],
     )
     def post(self, request: Request, customer_id: UUID) -> Response:
         customer = identity_selectors.customer_get_by_id(customer_id=customer_id)
@@ -315,18 +311,7 @@ class CustomerCreditApi(ApiView):
             amount_minor=data.validated_data["amount"],
         )
         return Response(
-            OperationOutputSerializer(operation).data,
+            operation_body(selectors.customer_credit_operation_as_operation(operation=operation)),
             status=status.HTTP_202_ACCEPTED,
-            headers={"Location": f"/api/v1/operations/{operation.pk}/"},
+            headers={"Location": operation_location(operation_id=operation.pk)},
         )
-
-
-class OperationDetailApi(ApiView):
-    permission_classes = (IsAuthenticated,)
-
-    @extend_schema(responses={200: OperationOutputSerializer}, tags=["customers"])
-    def get(self, request: Request, operation_id: UUID) -> Response:
-        operation = selectors.operation_get_for_user(
-            user=request_user(request), operation_id=operation_id
-        )
-        return Response(OperationOutputSerializer(operation).data)

@@ -17,7 +17,7 @@ def demo_data_load() -> list[DemoAccount]:
     admin = User.objects.get(email="admin@tally.local")
     for email, amount_minor in DEMO_CREDIT_MINOR.items():
         vendor = VendorProfile.objects.get(user__email=email)
-        if selectors.vendor_credit_account_find(vendor=vendor) is None:
+        if selectors.vendor_prepaid_account_find(vendor=vendor) is None:
             services.vendor_credit_increase(
                 actor=admin, vendor=vendor, amount_minor=amount_minor, reason="demo data"
             )

@@ -1,31 +1,40 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 
 from tally.identity.models import CustomerProfile, VendorProfile
 from tally.ledger.models import Transfer
+from tally.platform.status import StatusMachine
 
 
 class CreditRequestStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # submitted by the vendor, waiting for an admin
-    APPROVING = "approving", "Approving"  # approved by an admin; the credit job is queued
-    APPROVED = "approved", "Approved"  # the vendor's credit was increased (exactly once)
-    REJECTED = "rejected", "Rejected"  # refused by an admin; nothing moved
+    PENDING = "pending", "Pending"
+    APPROVING = "approving", "Approving"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
 
 
 class CreditRequest(models.Model):
     """A vendor's request for prepaid credit, approved or rejected by an admin."""
 
-    TRANSITIONS: ClassVar[dict[str, tuple[str, ...]]] = {
-        CreditRequestStatus.PENDING: (CreditRequestStatus.APPROVING, CreditRequestStatus.REJECTED),
-        CreditRequestStatus.APPROVING: (CreditRequestStatus.APPROVED,),
-        CreditRequestStatus.APPROVED: (),
-        CreditRequestStatus.REJECTED: (),
-    }
+    status_machine = StatusMachine(
+        states={
+            CreditRequestStatus.PENDING: "submitted by the vendor, waiting for an admin",
+            CreditRequestStatus.APPROVING: "approved by an admin; the credit job is queued",
+            CreditRequestStatus.APPROVED: "the vendor's credit was increased (exactly once)",
+            CreditRequestStatus.REJECTED: "refused by an admin; nothing moved",
+        },
+        transitions={
+            CreditRequestStatus.PENDING: (
+                CreditRequestStatus.APPROVING,
+                CreditRequestStatus.REJECTED,
+            ),
+            CreditRequestStatus.APPROVING: (CreditRequestStatus.APPROVED,),
+        },
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     vendor = models.ForeignKey(
@@ -79,19 +88,24 @@ class CreditRequest(models.Model):
 
 
 class OperationStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # accepted; the worker has not finished it yet
-    SUCCEEDED = "succeeded", "Succeeded"  # the money moved
-    FAILED = "failed", "Failed"  # refused; nothing moved, see failure_code
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
 
 
 class CustomerCreditOperation(models.Model):
     """An asynchronous vendor → customer wallet credit, tracked at ``operations/{id}/``."""
 
-    TRANSITIONS: ClassVar[dict[str, tuple[str, ...]]] = {
-        OperationStatus.PENDING: (OperationStatus.SUCCEEDED, OperationStatus.FAILED),
-        OperationStatus.SUCCEEDED: (),
-        OperationStatus.FAILED: (),
-    }
+    status_machine = StatusMachine(
+        states={
+            OperationStatus.PENDING: "accepted; the worker has not finished it yet",
+            OperationStatus.SUCCEEDED: "the money moved",
+            OperationStatus.FAILED: "refused; nothing moved, see failure_code",
+        },
+        transitions={
+            OperationStatus.PENDING: (OperationStatus.SUCCEEDED, OperationStatus.FAILED),
+        },
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     vendor = models.ForeignKey(VendorProfile, on_delete=models.PROTECT, related_name="+")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -11,6 +12,8 @@ from tally.identity.models import User, VendorProfile
 from tally.ledger import selectors as ledger_selectors
 from tally.ledger.models import Account, AccountKind, Entry
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
+from tally.platform.money import from_minor
+from tally.platform.operations.selectors import Operation, operation_location
 
 
 def credit_request_list_for_user(
@@ -36,13 +39,13 @@ def credit_request_get_for_user(*, user: User, credit_request_id: UUID) -> Credi
     return request
 
 
-def vendor_credit_account_find(*, vendor: VendorProfile) -> Account | None:
-    """The vendor's credit account, or None before its first movement (reads create nothing)."""
+def vendor_prepaid_account_find(*, vendor: VendorProfile) -> Account | None:
+    """The vendor's prepaid account, or None before its first movement (reads create nothing)."""
     return ledger_selectors.account_find(owner_id=vendor.user_id, kind=AccountKind.VENDOR_CREDIT)
 
 
 def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:
-    account = vendor_credit_account_find(vendor=vendor)
+    account = vendor_prepaid_account_find(vendor=vendor)
     if account is None:
         from django.conf import settings
 
@@ -69,13 +72,36 @@ def credit_transactions(*, vendor_id: UUID | None = None) -> QuerySet[Entry]:
     return entries
 
 
-def operation_get_for_user(*, user: User, operation_id: UUID) -> CustomerCreditOperation:
-    """An async operation, visible to the vendor that asked for it and to admins."""
-    operation = (
-        CustomerCreditOperation.objects.select_related("vendor", "customer")
-        .filter(pk=operation_id)
-        .first()
+CUSTOMER_CREDIT_OPERATION_KIND = "customer_credit"
+
+
+def customer_credit_operation_as_operation(*, operation: CustomerCreditOperation) -> Operation:
+    """A vendor → customer credit as the platform's operation status resource shows it."""
+    return Operation(
+        id=operation.pk,
+        kind=CUSTOMER_CREDIT_OPERATION_KIND,
+        status=operation.status,
+        created_at=operation.created_at,
+        completed_at=operation.completed_at,
+        failure_code=operation.failure_code,
+        failure_detail=operation.failure_detail,
+        details={
+            "vendor_id": str(operation.vendor_id),
+            "customer_id": str(operation.customer_id),
+            "amount": from_minor(operation.amount),
+            "transfer_id": None if operation.transfer_id is None else str(operation.transfer_id),
+        },
+        links={"self": operation_location(operation_id=operation.pk)},
     )
-    if operation is None or not (user.is_admin or operation.vendor.user_id == user.pk):
-        raise NotFoundError("No such operation.")
-    return operation
+
+
+def customer_credit_operation_find_for_actor(actor: Any, operation_id: UUID) -> Operation | None:
+    """The operation, if it is a customer credit visible to ``actor``: the vendor that asked
+    for it, or an admin. ``None`` otherwise (the operations endpoint answers 404).
+    Registered with the platform's operations (``CreditConfig.ready``)."""
+    operation = CustomerCreditOperation.objects.filter(pk=operation_id).first()
+    if operation is None or not isinstance(actor, User):
+        return None
+    if not (actor.is_admin or operation.vendor_id == actor.pk):
+        return None
+    return customer_credit_operation_as_operation(operation=operation)

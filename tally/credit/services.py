@@ -1,15 +1,17 @@
 """Vendor credit: requests with admin approval, direct admin increases, and vendor → customer
-wallet credit. Every movement goes through the ledger; async work goes through the outbox."""
+wallet credit. Every movement goes through the ledger; async work goes through the outbox;
+every use case opens its transaction with ``tally.platform.db.use_case`` and every status
+change goes through ``tally.platform.status.status_transition``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from tally.credit.exceptions import CreditRequestNotPendingError
+from tally.credit.lock_objects import credit_request_lock, customer_credit_operation_lock
 from tally.credit.models import (
     CreditRequest,
     CreditRequestStatus,
@@ -19,26 +21,31 @@ from tally.credit.models import (
 from tally.identity.models import CustomerProfile, User, VendorProfile
 from tally.identity.services import vendor_require_active
 from tally.ledger import services as ledger
-from tally.ledger.models import AccountKind, Transfer, TransferCode
+from tally.ledger.models import Account, AccountKind, Transfer, TransferCode
 from tally.platform.audit.services import audit_record
+from tally.platform.db import use_case
 from tally.platform.exceptions import DomainError, VendorInactiveError
 from tally.platform.outbox.services import outbox_enqueue, outbox_task
+from tally.platform.status import status_transition
 
 CREDIT_REQUEST_TASK = "tally.credit.credit_request_credit"
 CUSTOMER_CREDIT_TASK = "tally.credit.customer_credit_execute"
 
 
-def vendor_credit_account(*, vendor: VendorProfile) -> Any:
-    """The vendor's prepaid-credit ledger account (created on first use)."""
+def vendor_prepaid_account(*, vendor: VendorProfile) -> Account:
+    """The vendor's prepaid ledger account (created on first use). Needs a transaction."""
     return ledger.account_get_or_create(owner=vendor.user, kind=AccountKind.VENDOR_CREDIT)
 
 
 # --- credit requests --------------------------------------------------------------------
 
 
-@transaction.atomic
+@use_case
 def credit_request_create(*, vendor_user: User, amount_minor: int, note: str = "") -> CreditRequest:
-    """An active vendor asks for credit. Nothing moves until an admin approves."""
+    """An active vendor asks for credit. Nothing moves until an admin approves.
+
+    Locks nothing. Enqueues nothing. Raises ``vendor_inactive`` for an inactive vendor.
+    """
     vendor = vendor_require_active(user=vendor_user)
     request = CreditRequest.objects.create(
         vendor=vendor, amount=amount_minor, note=note, requested_by=vendor_user
@@ -52,62 +59,58 @@ def credit_request_create(*, vendor_user: User, amount_minor: int, note: str = "
     return request
 
 
-@transaction.atomic
+def _approve_refused(current: str) -> DomainError:
+    return CreditRequestNotPendingError(
+        f"This credit request was {current}; it cannot be approved."
+    )
+
+
+def _reject_refused(current: str) -> DomainError:
+    return CreditRequestNotPendingError("This credit request was approved; it cannot be rejected.")
+
+
+@use_case
 def credit_request_approve(*, actor: User, credit_request: CreditRequest) -> CreditRequest:
     """Approve: mark the request approving and queue the credit job, once.
 
     The conditional update decides among concurrent approvals: exactly one moves the
-    request out of ``pending`` and enqueues the job; the others (and repeats) change
-    nothing. Approving a rejected request is ``invalid_state``. Locks: the request row
-    (through the update). Enqueues: ``credit_request_credit`` via the outbox.
+    request out of ``pending`` and enqueues the job; the others (and repeats, once it is
+    approving or approved) change nothing. Approving a rejected request is
+    ``invalid_state``. Locks: the request row (through the update). Enqueues:
+    ``credit_request_credit`` via the outbox.
     """
-    moved = CreditRequest.objects.filter(
-        pk=credit_request.pk, status=CreditRequestStatus.PENDING
-    ).update(status=CreditRequestStatus.APPROVING, decided_by=actor, decided_at=timezone.now())
-    credit_request.refresh_from_db()
-    if moved:
+    change = status_transition(
+        instance=credit_request,
+        to=CreditRequestStatus.APPROVING,
+        actor=actor,
+        action="credit_request.approved",
+        fields={"decided_by": actor, "decided_at": timezone.now()},
+        no_op_states=(CreditRequestStatus.APPROVING, CreditRequestStatus.APPROVED),
+        error=_approve_refused,
+    )
+    if change.moved:
         outbox_enqueue(
             task_name=CREDIT_REQUEST_TASK, payload={"credit_request_id": str(credit_request.pk)}
-        )
-        audit_record(
-            actor=actor,
-            action="credit_request.approved",
-            target=credit_request,
-            changes={"status": ["pending", "approving"]},
-        )
-    elif credit_request.status == CreditRequestStatus.REJECTED:
-        raise CreditRequestNotPendingError(
-            "This credit request was rejected; it cannot be approved."
         )
     return credit_request
 
 
-@transaction.atomic
+@use_case
 def credit_request_reject(
     *, actor: User, credit_request: CreditRequest, reason: str = ""
 ) -> CreditRequest:
     """Reject a pending request. Rejecting an approved (or approving) one is ``invalid_state``;
-    rejecting twice is a no-op."""
-    moved = CreditRequest.objects.filter(
-        pk=credit_request.pk, status=CreditRequestStatus.PENDING
-    ).update(
-        status=CreditRequestStatus.REJECTED,
-        decided_by=actor,
-        decided_at=timezone.now(),
-        rejection_reason=reason,
+    rejecting twice is a no-op. Locks: the request row (through the update). Enqueues nothing.
+    """
+    status_transition(
+        instance=credit_request,
+        to=CreditRequestStatus.REJECTED,
+        actor=actor,
+        action="credit_request.rejected",
+        fields={"decided_by": actor, "decided_at": timezone.now(), "rejection_reason": reason},
+        no_op_states=(CreditRequestStatus.REJECTED,),
+        error=_reject_refused,
     )
-    credit_request.refresh_from_db()
-    if moved:
-        audit_record(
-            actor=actor,
-            action="credit_request.rejected",
-            target=credit_request,
-            changes={"status": ["pending", "rejected"]},
-        )
-    elif credit_request.status != CreditRequestStatus.REJECTED:
-        raise CreditRequestNotPendingError(
-            "This credit request was approved; it cannot be rejected."
-        )
     return credit_request
 
 
@@ -115,23 +118,18 @@ def credit_request_reject(
 def credit_request_credit(*, credit_request_id: str) -> None:
     """Worker: credit the vendor for an approving request, then mark it approved.
 
-    Runs inside the outbox task's transaction (exactly once per message). The row lock and
-    the status check make a second job for the same request a no-op, and the ledger
-    idempotency key (the request id) would return the first transfer even then.
+    Runs inside the outbox task's transaction (exactly once per message). Locks: the
+    request row first (``credit_request_lock``), then the vendor's prepaid account (the
+    ledger). The lock and the status check make a second job for the same request a no-op,
+    and the ledger idempotency key (the request id) would return the first transfer even
+    then. Enqueues nothing.
     """
-    # Only the request's own row: FOR UPDATE over the join would also lock the vendor's
-    # profile and user rows, which every sale's foreign-key check takes FOR KEY SHARE at
-    # commit, while this job waits for that sale's account row: a deadlock.
-    credit_request = (
-        CreditRequest.objects.select_for_update(of=("self",))
-        .select_related("vendor__user")
-        .get(pk=credit_request_id)
-    )
+    credit_request = credit_request_lock(credit_request_id=credit_request_id)
     if credit_request.status != CreditRequestStatus.APPROVING:
         return
     transfer = ledger.transfer_create(
         debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
-        credit_account=vendor_credit_account(vendor=credit_request.vendor),
+        credit_account=vendor_prepaid_account(vendor=credit_request.vendor),
         amount_minor=credit_request.amount,
         code=TransferCode.CREDIT_REQUEST,
         reference=str(credit_request.pk),
@@ -139,15 +137,13 @@ def credit_request_credit(*, credit_request_id: str) -> None:
         idempotency_scope="credit_request",
         idempotency_key=str(credit_request.pk),
     )
-    credit_request.status = CreditRequestStatus.APPROVED
-    credit_request.transfer = transfer
-    credit_request.credited_at = timezone.now()
-    credit_request.save(update_fields=["status", "transfer", "credited_at"])
-    audit_record(
+    status_transition(
+        instance=credit_request,
+        to=CreditRequestStatus.APPROVED,
         actor=None,
         action="credit_request.credited",
-        target=credit_request,
-        changes={"status": ["approving", "approved"], "transfer": [None, str(transfer.pk)]},
+        fields={"transfer": transfer, "credited_at": timezone.now()},
+        changes={"transfer": [None, str(transfer.pk)]},
     )
 
 
@@ -160,17 +156,17 @@ class CreditIncrease:
     vendor: VendorProfile
 
 
-@transaction.atomic
+@use_case
 def vendor_credit_increase(
     *, actor: User, vendor: VendorProfile, amount_minor: int, reason: str
 ) -> CreditIncrease:
     """An admin adds credit to a vendor at once, with a reason; recorded with who did it.
 
-    Locks: the vendor's credit account row. Enqueues nothing.
+    Locks: the vendor's prepaid account row (the ledger). Enqueues nothing.
     """
     transfer = ledger.transfer_create(
         debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
-        credit_account=vendor_credit_account(vendor=vendor),
+        credit_account=vendor_prepaid_account(vendor=vendor),
         amount_minor=amount_minor,
         code=TransferCode.CREDIT_INCREASE,
         reference=str(vendor.pk),
@@ -192,13 +188,14 @@ def vendor_credit_increase(
 # --- vendor → customer credit -----------------------------------------------------------
 
 
-@transaction.atomic
+@use_case
 def customer_credit_request(
     *, vendor_user: User, customer: CustomerProfile, amount_minor: int
 ) -> CustomerCreditOperation:
     """Accept a vendor → customer wallet credit; the worker moves the money.
 
-    Returns the pending operation. Enqueues: ``customer_credit_execute`` via the outbox.
+    Returns the pending operation. Locks nothing. Enqueues: ``customer_credit_execute`` via
+    the outbox. Raises ``vendor_inactive`` for an inactive vendor.
     """
     vendor = vendor_require_active(user=vendor_user)
     operation = CustomerCreditOperation.objects.create(
@@ -211,17 +208,14 @@ def customer_credit_request(
 
 @outbox_task(CUSTOMER_CREDIT_TASK)
 def customer_credit_execute(*, operation_id: str) -> None:
-    """Worker: move the amount from the vendor's credit to the customer's wallet.
+    """Worker: move the amount from the vendor's prepaid account to the customer's wallet.
 
     A business refusal (insufficient credit, vendor deactivated since) marks the operation
     failed with its code; nothing moves. Runs exactly once per message (outbox task).
+    Locks: the operation row first (``customer_credit_operation_lock``), then the two
+    ledger accounts (the ledger, in id order). Enqueues nothing.
     """
-    operation = (
-        # Only the operation's row (see credit_request_credit).
-        CustomerCreditOperation.objects.select_for_update(of=("self",))
-        .select_related("vendor__user", "customer__user")
-        .get(pk=operation_id)
-    )
+    operation = customer_credit_operation_lock(operation_id=operation_id)
     if operation.status != OperationStatus.PENDING:
         return
     try:
@@ -230,7 +224,7 @@ def customer_credit_execute(*, operation_id: str) -> None:
             if not operation.vendor.is_active:
                 raise VendorInactiveError("The vendor was deactivated before the credit ran.")
             transfer = ledger.transfer_create(
-                debit_account=vendor_credit_account(vendor=operation.vendor),
+                debit_account=vendor_prepaid_account(vendor=operation.vendor),
                 credit_account=ledger.account_get_or_create(
                     owner=operation.customer.user, kind=AccountKind.CUSTOMER_WALLET
                 ),
@@ -242,25 +236,24 @@ def customer_credit_execute(*, operation_id: str) -> None:
                 idempotency_key=str(operation.pk),
             )
     except DomainError as refusal:
-        operation.status = OperationStatus.FAILED
-        operation.failure_code = refusal.code
-        operation.failure_detail = refusal.detail[:500]
-        operation.completed_at = timezone.now()
-        operation.save(update_fields=["status", "failure_code", "failure_detail", "completed_at"])
-        audit_record(
+        status_transition(
+            instance=operation,
+            to=OperationStatus.FAILED,
             actor=None,
             action="customer_credit.failed",
-            target=operation,
-            changes={"status": ["pending", "failed"], "failure_code": [None, refusal.code]},
+            fields={
+                "failure_code": refusal.code,
+                "failure_detail": refusal.detail[:500],
+                "completed_at": timezone.now(),
+            },
+            changes={"failure_code": [None, refusal.code]},
         )
         return
-    operation.status = OperationStatus.SUCCEEDED
-    operation.transfer = transfer
-    operation.completed_at = timezone.now()
-    operation.save(update_fields=["status", "transfer", "completed_at"])
-    audit_record(
+    status_transition(
+        instance=operation,
+        to=OperationStatus.SUCCEEDED,
         actor=None,
         action="customer_credit.succeeded",
-        target=operation,
-        changes={"status": ["pending", "succeeded"], "transfer": [None, str(transfer.pk)]},
+        fields={"transfer": transfer, "completed_at": timezone.now()},
+        changes={"transfer": [None, str(transfer.pk)]},
     )

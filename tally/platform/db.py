@@ -1,14 +1,24 @@
-"""Database helpers shared by every app."""
+"""Database helpers shared by every app: the one way a use case opens its transaction."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from django.db import connection, transaction
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class TransactionRequiredError(RuntimeError):
     """A primitive that must join its caller's transaction was called outside one."""
+
+
+class TransactionOpenError(RuntimeError):
+    """A call to an outside system was attempted while a database transaction is open."""
 
 
 def require_transaction() -> None:
@@ -21,13 +31,57 @@ def require_transaction() -> None:
         raise TransactionRequiredError("this operation must run inside transaction.atomic()")
 
 
-def transaction_own_or_join() -> AbstractContextManager[object]:
-    """A transaction of its own, or, inside a caller's, simply the caller's (no savepoint).
+def require_no_transaction() -> None:
+    """Refuse to run inside ``transaction.atomic``: call it before calling an outside system.
 
-    For use cases on the hot path whose failures write nothing before they are raised (a
-    refused conditional statement) and whose database errors end the caller's transaction
-    anyway: a savepoint would cost two round trips and protect nothing.
+    A slow partner must never hold row locks or a transaction open (docs/architecture.md,
+    "Calling an outside system").
     """
     if connection.in_atomic_block:
-        return nullcontext()
-    return transaction.atomic()
+        raise TransactionOpenError("outside systems are never called inside a transaction")
+
+
+def _innermost_is_a_use_case() -> bool:
+    blocks = connection.atomic_blocks
+    return bool(blocks) and getattr(blocks[-1], "tally_use_case", False)
+
+
+def use_case_transaction() -> AbstractContextManager[object]:
+    """The transaction of one use case: its own, or the use case layer's it runs in.
+
+    - Outside any transaction (a task, a request without ``Idempotency-Key``, the shell):
+      a durable transaction of its own, so nobody can wrap it by accident and commit later.
+    - Directly inside a block opened here (the idempotency layer's, so that the key record
+      commits with the effect; an outbox task's; another use case's): it joins that
+      transaction with no savepoint. A savepoint would cost two round trips and protect
+      nothing: an exception leaving the use case propagates out of the enclosing layer,
+      which rolls everything back, and Django marks the joined transaction for rollback
+      (``atomic(savepoint=False)``) so even a caller that swallowed it could not commit a
+      half-done use case.
+    - Inside any other ``transaction.atomic`` (a caller that means to catch and carry on, a
+      test): a savepoint, so a refused use case leaves that transaction usable and intact.
+    """
+    if not connection.in_atomic_block:
+        block = transaction.atomic(durable=True)
+    elif _innermost_is_a_use_case():
+        block = transaction.atomic(savepoint=False)
+    else:
+        block = transaction.atomic()
+    block.tally_use_case = True  # type: ignore[attr-defined]
+    return block
+
+
+def use_case(function: Callable[P, R]) -> Callable[P, R]:
+    """Run the decorated service in its use case's transaction (``use_case_transaction``)."""
+
+    @wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with use_case_transaction():
+            return function(*args, **kwargs)
+
+    return run
+
+
+def transaction_own_or_join() -> AbstractContextManager[object]:
+    """Deprecated name of :func:`use_case_transaction`; kept until its last callers switch."""
+    return use_case_transaction()

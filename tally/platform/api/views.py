@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from django.db import transaction
 from django.http import HttpResponseBase
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tally.platform.db import use_case_transaction
 from tally.platform.idempotency import services as idempotency
 from tally.platform.idempotency.exceptions import IdempotencyInProgressError
 from tally.platform.ratelimit.throttles import rate_limit_headers
@@ -57,8 +57,9 @@ class ApiView(APIView):
         # The lock comes first, then the lookup in a statement (a snapshot) of its own, so a
         # first request that committed before we got the lock is always seen and replayed.
         # The effect and the key record commit together; an error rolls both back, so a
-        # failed attempt leaves nothing to replay and the client may retry with the key.
-        with transaction.atomic():
+        # failed attempt leaves nothing to replay and the client may retry with the key. The
+        # handler's use case joins this transaction (tally.platform.db.use_case_transaction).
+        with use_case_transaction():
             if not idempotency.idempotency_lock(scope=scope, key=key):
                 raise IdempotencyInProgressError()
             replay = idempotency.idempotency_replay(scope=scope, key=key, fingerprint=fingerprint)

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from tally.platform.db import require_transaction
+from tally.platform.db import require_transaction, use_case_transaction
 from tally.platform.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ def _claim(message_id: int) -> bool:
 def outbox_task(name: str) -> Callable[[Callable[..., None]], Task]:
     """Declare a Celery task fed by the outbox that runs its handler exactly once.
 
-    The handler runs in one durable transaction together with the processed marker, so its
+    The handler runs in one transaction (``use_case_transaction``: durable, as a task is
+    outermost) together with the processed marker, so its
     database effects and the marker commit together: a redelivered, duplicated or
     concurrently delivered message does nothing the second time. Business failures must be
     recorded by the handler (and not raised); an unexpected exception rolls everything back
@@ -112,7 +113,7 @@ def outbox_task(name: str) -> Callable[[Callable[..., None]], Task]:
         @wraps(handler)
         def task(self: Task, message_id: int, **payload: Any) -> None:
             try:
-                with transaction.atomic(durable=True):
+                with use_case_transaction():
                     if not _claim(message_id):
                         return
                     handler(**payload)
