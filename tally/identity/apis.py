@@ -382,7 +382,9 @@ class CustomerSummaryOutputSerializer(serializers.Serializer):
 
 
 class CustomerOutputSerializer(CustomerSummaryOutputSerializer):
-    """A customer as the caller may see it (``selectors.customer_list_for_actor``)."""
+    """A customer. Admins and the vendor that created the customer see every field; another
+    vendor that found it by phone number sees only `id`, `details_visible` (false) and
+    `masked_name`."""
 
     email = serializers.EmailField(
         source="user.email", required=False, help_text="Absent when `details_visible` is false."

@@ -21,14 +21,15 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    Case,
     CharField,
-    ExpressionWrapper,
     F,
     Func,
     Model,
     Q,
     QuerySet,
     Value,
+    When,
 )
 
 from tally.identity.models import ApiKey, CustomerProfile, User, VendorProfile
@@ -92,10 +93,12 @@ _MASKED_NAME = Func(
 
 
 def _customers_annotated(*, details_visible: Q | bool) -> QuerySet[CustomerProfile]:
+    # A CASE, not the bare comparison: ``created_by_id = …`` is NULL, not false, for a
+    # customer who signed up on their own.
     visible: Any = (
         Value(details_visible)
         if isinstance(details_visible, bool)
-        else ExpressionWrapper(details_visible, output_field=BooleanField())
+        else Case(When(details_visible, then=True), default=False, output_field=BooleanField())
     )
     return CustomerProfile.objects.select_related("user").annotate(
         details_visible=visible, masked_name=_MASKED_NAME

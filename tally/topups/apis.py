@@ -30,7 +30,8 @@ class ChargeSaleOutputSerializer(serializers.Serializer):
 
 
 class PhoneNumberOutputSerializer(serializers.Serializer):
-    """A number as ``selectors.phone_number_get_for_actor`` lets the caller see it."""
+    """A registered phone number, as the caller may see it (the label only if it is an
+    admin or registered the number)."""
 
     id = serializers.UUIDField()
     number = serializers.CharField(help_text="E.164")
