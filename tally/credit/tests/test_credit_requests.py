@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -20,6 +17,7 @@ from tally.identity.tests.fixtures import authenticate
 from tally.ledger.models import Transfer, TransferCode
 from tally.ledger.verification import ledger_verify
 from tally.platform.outbox.models import OutboxMessage
+from tally.platform.testing.race import run_concurrently, wait_until
 
 User = get_user_model()
 
@@ -28,16 +26,12 @@ def balance_of(vendor: VendorProfile) -> int:
     return selectors.vendor_balance(vendor=vendor).balance
 
 
-def wait_for_status(
-    credit_request: CreditRequest, status: str, timeout_seconds: float = 15
-) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
+def wait_for_status(credit_request: CreditRequest, status: str) -> None:
+    def reached() -> bool:
         credit_request.refresh_from_db()
-        if credit_request.status == status:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"credit request stayed {credit_request.status}")
+        return credit_request.status == status
+
+    wait_until(reached, message=f"credit request never became {status}")
 
 
 @pytest.mark.django_db
@@ -108,42 +102,27 @@ def test_twenty_concurrent_approvals_over_http_and_admin_credit_once(celery_work
     credit_request = CreditRequest.objects.create(
         vendor=vendor, amount=7000, requested_by=vendor.user
     )
-    barrier = threading.Barrier(20)
-    statuses: list[int] = []
-    lock = threading.Lock()
 
-    def approve_over_api() -> None:
+    def approve_over_api() -> int:
         client = authenticate(APIClient(), admin_user)
-        barrier.wait()
-        status = client.post(f"/api/v1/credit-requests/{credit_request.pk}/approve/").status_code
-        with lock:
-            statuses.append(status)
-        connection.close()
+        return client.post(f"/api/v1/credit-requests/{credit_request.pk}/approve/").status_code
 
-    def approve_in_admin() -> None:
+    def approve_in_admin() -> int:
         client = Client()
         client.force_login(admin_user)
-        barrier.wait()
-        status = client.post(
+        return client.post(
             "/admin/credit/creditrequest/",
             {"action": "approve", "_selected_action": [str(credit_request.pk)]},
         ).status_code
-        with lock:
-            statuses.append(status)
-        connection.close()
 
     # when: 15 API calls and 5 admin-action submissions race
-    threads = [threading.Thread(target=approve_over_api) for _ in range(15)]
-    threads += [threading.Thread(target=approve_in_admin) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_concurrently(*[approve_over_api] * 15, *[approve_in_admin] * 5)
+    statuses = [outcome.value or 0 for outcome in outcomes]
 
     # then
     assert sorted(set(statuses)) == [202, 302]
     wait_for_status(credit_request, CreditRequestStatus.APPROVED)
-    time.sleep(0.5)
+    wait_until(lambda: OutboxMessage.objects.filter(processed_at__isnull=False).exists())
     assert OutboxMessage.objects.count() == 1
     assert Transfer.objects.filter(code=TransferCode.CREDIT_REQUEST).count() == 1
     assert balance_of(vendor) == 7000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
 from tally.ledger.models import Account, AccountKind, TransferCode
 from tally.ledger.verification import ledger_verify
+from tally.platform.testing.race import wait_until
 
 
 def fund(vendor: Any, amount_minor: int) -> None:
@@ -30,14 +30,12 @@ def fund(vendor: Any, amount_minor: int) -> None:
         )
 
 
-def wait_done(client: APIClient, location: str, timeout_seconds: float = 15) -> dict:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
+def wait_done(client: APIClient, location: str) -> dict:
+    def finished() -> dict | None:
         body = client.get(location).json()
-        if body["status"] != "pending":
-            return body
-        time.sleep(0.05)
-    raise AssertionError("operation stayed pending")
+        return None if body["status"] == "pending" else body
+
+    return wait_until(finished, message="operation stayed pending")
 
 
 def wallet_balance(customer: Any) -> int:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -15,6 +13,7 @@ from tally.identity.tests.factories import VendorFactory
 from tally.identity.tests.fixtures import authenticate
 from tally.platform.idempotency import services
 from tally.platform.idempotency.models import IdempotencyRecord
+from tally.platform.testing.race import run_concurrently
 
 
 def create_key(client: APIClient, key: str, name: str = "till"):
@@ -136,26 +135,17 @@ def test_malformed_key_is_400(vendor_client: APIClient, bad_key: str) -> None:
 def test_concurrent_requests_with_one_key_have_one_effect() -> None:
     # given
     vendor = VendorFactory()
-    barrier = threading.Barrier(20)
-    results: list[tuple[int, dict, str | None]] = []
-    lock = threading.Lock()
 
-    def attempt() -> None:
-        client = authenticate(APIClient(), vendor.user)
-        barrier.wait()
-        response = create_key(client, "concurrent")
-        with lock:
-            results.append((response.status_code, response.json(), response.get("Retry-After")))
-        connection.close()
+    def attempt() -> tuple[int, dict, str | None]:
+        response = create_key(authenticate(APIClient(), vendor.user), "concurrent")
+        return response.status_code, response.json(), response.get("Retry-After")
 
     # when
-    threads = [threading.Thread(target=attempt) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_concurrently(attempt, times=20)
+    results = [outcome.value for outcome in outcomes if outcome.value is not None]
 
     # then: one key exists; every answer is the one creation, or "in progress, retry"
+    assert [outcome.error for outcome in outcomes] == [None] * 20
     assert ApiKey.objects.filter(user=vendor.user).count() == 1
     created_id = str(ApiKey.objects.get(user=vendor.user).id)
     for status, body, retry_after in results:

@@ -14,6 +14,8 @@ from django_redis import get_redis_connection
 from tally.platform.db import TransactionRequiredError
 from tally.platform.outbox import services
 from tally.platform.outbox.models import OutboxMessage, ProcessedMessage
+from tally.platform.testing.race import wait_until
+from tally.platform.testing.tasks import task_runs_counted
 
 TASK_NAME = "tally.platform.tests.outbox_probe"
 
@@ -30,14 +32,6 @@ def outbox_probe(*, token: str) -> None:
 
 def processed_count(token: str) -> int:
     return int(get_redis_connection("default").get(_counter_key(token)) or 0)
-
-
-def wait_until(predicate: Any, timeout_seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -82,11 +76,12 @@ def test_publish_failure_after_commit_is_swept_and_processed_exactly_once(
     # when: the broker is back and the sweeper runs (twice, as overlapping beats could)
     monkeypatch.setattr(services, "_send", real_send)
     later = timezone.now() + timedelta(seconds=3600)
-    assert services.outbox_sweep(now=later) == 1
-    wait_until(lambda: ProcessedMessage.objects.filter(message_id=message.id).exists())
-    services.outbox_publish(message_id=message.id)  # processed already: not re-sent
-    real_send(message)  # a duplicate that reached the broker anyway
-    time.sleep(1.0)
+    with task_runs_counted(TASK_NAME) as runs:
+        assert services.outbox_sweep(now=later) == 1
+        wait_until(lambda: ProcessedMessage.objects.filter(message_id=message.id).exists())
+        assert services.outbox_publish(message_id=message.id) is False  # processed: not re-sent
+        real_send(message)  # a duplicate that reached the broker anyway
+        runs.wait_for(2)  # the sweep's delivery and the duplicate were both handled
 
     # then
     assert processed_count(token) == 1
@@ -96,11 +91,15 @@ def test_publish_failure_after_commit_is_swept_and_processed_exactly_once(
 
 
 def test_concurrent_duplicate_deliveries_run_the_handler_once(celery_worker: Any) -> None:
+    # given
     token = f"dup-{time.time_ns()}"
-    with transaction.atomic():
-        message = services.outbox_enqueue(task_name=TASK_NAME, payload={"token": token})
-    for _ in range(5):
-        services._send(message)
-    wait_until(lambda: ProcessedMessage.objects.filter(message_id=message.id).exists())
-    time.sleep(1.0)
+    with task_runs_counted(TASK_NAME) as runs:
+        with transaction.atomic():
+            message = services.outbox_enqueue(task_name=TASK_NAME, payload={"token": token})
+        # when: the publish after commit, then five duplicates
+        for _ in range(5):
+            services._send(message)
+        runs.wait_for(6)
+    # then
+    assert ProcessedMessage.objects.filter(message_id=message.id).count() == 1
     assert processed_count(token) == 1
