@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tally.identity.exceptions import VendorInactiveError
-from tally.identity.models import VendorProfile
+from tally.identity.models import User, VendorProfile
 from tally.identity.tests.factories import AdminFactory, CustomerFactory, VendorFactory
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import AccountKind, Entry, TransferCode, TransferKind
@@ -201,6 +201,50 @@ def test_only_admins_and_vendors_register_numbers() -> None:
     with pytest.raises(PermissionDeniedError):
         services.phone_number_create(actor=CustomerFactory().user, number=NUMBER)
     assert not PhoneNumber.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_inactive_vendor_registers_no_number(inactive_vendor: VendorProfile) -> None:
+    # given
+    before = row_counts()
+    # when / then
+    with pytest.raises(VendorInactiveError):
+        services.phone_number_create(actor=inactive_vendor.user, number=NUMBER)
+    assert row_counts() == before
+
+
+def _change(change: str, *, actor: User, phone_number: PhoneNumber) -> None:
+    if change == "update":
+        services.phone_number_update(
+            actor=actor, phone_number=phone_number, number="+14155550124", label="theirs"
+        )
+    else:
+        services.phone_number_delete(actor=actor, phone_number=phone_number)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["update", "delete"])
+def test_only_an_admin_or_the_active_registrant_changes_a_number(change: str) -> None:
+    # given: a number registered by a vendor that an admin has since deactivated
+    registrant = VendorFactory()
+    phone_number = services.phone_number_create(actor=registrant.user, number=NUMBER, label="shop")
+    VendorProfile.objects.filter(pk=registrant.pk).update(is_active=False)
+    before = row_counts()
+    # when / then: another vendor and a customer are refused (403), the inactive
+    # registrant too (422), and nothing changes
+    for actor, error in [
+        (VendorFactory().user, PermissionDeniedError),
+        (CustomerFactory().user, PermissionDeniedError),
+        (registrant.user, VendorInactiveError),
+    ]:
+        with pytest.raises(error):
+            _change(change, actor=actor, phone_number=phone_number)
+    unchanged = PhoneNumber.objects.get(pk=phone_number.pk)
+    assert (unchanged.number, unchanged.label) == (NUMBER, "shop")
+    assert row_counts() == before
+    # and an admin may
+    _change(change, actor=AdminFactory(), phone_number=phone_number)
+    assert not PhoneNumber.objects.filter(number=NUMBER).exists()
 
 
 @pytest.mark.django_db
