@@ -278,7 +278,11 @@ def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
                 raise PhoneTakenError()
             changes["phone"] = [profile.phone, data["phone"]]
             profile.phone = data["phone"]
-            profile.save(update_fields=["phone"])
+            try:
+                with transaction.atomic():
+                    profile.save(update_fields=["phone"])
+            except IntegrityError as exc:  # a concurrent sign-up took the number meanwhile
+                raise PhoneTakenError() from exc
     elif user.is_partner and "callback_url" in data:
         partner = user.partner_profile
         changes["callback_url"] = [partner.callback_url, data["callback_url"]]
