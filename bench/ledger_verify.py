@@ -73,12 +73,12 @@ GENERATE = [
         """,
     ),
     (
-        "posted transfers",
+        "immediate transfers",
         """
         INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,
                                      amount, reference, metadata, idempotency_scope,
                                      created_at)
-        SELECT md5('transfer' || n)::uuid, 'posted',
+        SELECT md5('transfer' || n)::uuid, 'immediate',
                CASE WHEN x.funding THEN 'credit_increase' ELSE 'charge_sale' END,
                CASE WHEN x.funding THEN 1 ELSE 2 + x.vendor END,
                CASE WHEN x.funding THEN 2 + x.vendor ELSE 2 END,

@@ -43,7 +43,7 @@ RETURNING balance, owner_id AS vendor_id \\gset
 SELECT pg_advisory_xact_lock_shared(%(lock_class)d, %(settlement_key)d);
 INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id, amount,
                              reference, metadata, idempotency_scope, created_at)
-     VALUES (gen_random_uuid(), 'posted', 'charge_sale', :acct, %(settlement)d, %(amount)d,
+     VALUES (gen_random_uuid(), 'immediate', 'charge_sale', :acct, %(settlement)d, %(amount)d,
              'pgbench', '{}', '', now())
   RETURNING id AS transfer_id \\gset
 INSERT INTO ledger_entry (account_id, transfer_id, amount, balance_after, created_at)
@@ -88,17 +88,17 @@ def pgbench_sales(
     from django.db import transaction
 
     from tally.ledger import services as ledger
-    from tally.ledger.models import AccountKind
-    from tally.ledger.services import _INT4_MASK, SYSTEM_ACCOUNT_LOCK_CLASS
+    from tally.ledger.services import SYSTEM_ACCOUNT_LOCK_CLASS, system_lock_key
+    from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT
 
     with transaction.atomic():
-        settlement = ledger.account_system(kind=AccountKind.AIRTIME_SETTLEMENT)
+        settlement = ledger.account_system(kind=AIRTIME_SETTLEMENT)
     # Enough credit that no transaction is refused during the run.
     first, last = _accounts(accounts, label, sales=1_000_000)
     script = SALE_SCRIPT % {
         "amount": SALE_AMOUNT_MINOR,
         "settlement": settlement.id,
-        "settlement_key": settlement.id & _INT4_MASK,
+        "settlement_key": system_lock_key(settlement.id),
         "lock_class": SYSTEM_ACCOUNT_LOCK_CLASS,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:

@@ -447,13 +447,14 @@ def scenario_latency(base_url: str, plan: Plan, vendors: list[Vendor]) -> Scenar
 def depth_vendor_load(*, entries: int) -> Vendor:
     """A vendor whose credit account holds ``entries`` entries: one credit from issuance,
     then sales to settlement, written set-based (the same rows the services would write)."""
+    from tally.credit.ledger_vocabulary import ISSUANCE
     from tally.ledger import services as ledger
-    from tally.ledger.models import AccountKind
+    from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT
 
     (vendor,) = vendors_seed(count=1, credit_minor=0, label="depth")
     with transaction.atomic():
-        issuance = ledger.account_system(kind=AccountKind.ISSUANCE)
-        settlement = ledger.account_system(kind=AccountKind.AIRTIME_SETTLEMENT)
+        issuance = ledger.account_system(kind=ISSUANCE)
+        settlement = ledger.account_system(kind=AIRTIME_SETTLEMENT)
     sales = entries - 1
     with connection.cursor() as cursor:
         cursor.execute(
@@ -501,7 +502,7 @@ def depth_vendor_load(*, entries: int) -> Vendor:
                 INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,
                                              amount, reference, metadata, idempotency_scope,
                                              created_at)
-                SELECT id, 'posted',
+                SELECT id, 'immediate',
                        CASE WHEN n = 0 THEN 'credit_increase' ELSE 'charge_sale' END,
                        CASE WHEN n = 0 THEN %(issuance)s ELSE %(account)s END,
                        CASE WHEN n = 0 THEN %(account)s ELSE %(settlement)s END,

@@ -7,10 +7,11 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest, CustomerCreditOperation
 from tally.identity.models import User, VendorProfile
 from tally.ledger import selectors as ledger_selectors
-from tally.ledger.models import Account, AccountKind, Entry
+from tally.ledger.models import Account, Entry
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.platform.money import from_minor
 from tally.platform.operations.selectors import Operation, operation_location
@@ -41,7 +42,7 @@ def credit_request_get_for_user(*, user: User, credit_request_id: UUID) -> Credi
 
 def vendor_prepaid_account_find(*, vendor: VendorProfile) -> Account | None:
     """The vendor's prepaid account, or None before its first movement (reads create nothing)."""
-    return ledger_selectors.account_find(owner_id=vendor.user_id, kind=AccountKind.VENDOR_CREDIT)
+    return ledger_selectors.account_find(owner_id=vendor.user_id, kind=VENDOR_PREPAID)
 
 
 def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:
@@ -58,13 +59,13 @@ def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:
 def vendor_statement(*, vendor: VendorProfile) -> QuerySet[Entry]:
     """The vendor's credit-account entries (paginate newest first by id)."""
     return Entry.objects.filter(
-        account__owner_id=vendor.user_id, account__kind=AccountKind.VENDOR_CREDIT
+        account__owner_id=vendor.user_id, account__kind=VENDOR_PREPAID
     ).select_related("transfer")
 
 
 def credit_transactions(*, vendor_id: UUID | None = None) -> QuerySet[Entry]:
     """Entries of every vendor's credit account (admins), optionally of one vendor."""
-    entries = Entry.objects.filter(account__kind=AccountKind.VENDOR_CREDIT).select_related(
+    entries = Entry.objects.filter(account__kind=VENDOR_PREPAID).select_related(
         "transfer", "account"
     )
     if vendor_id is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from tally.credit import ledger_vocabulary as vocabulary
 from tally.credit.exceptions import CreditRequestNotPendingError
 from tally.credit.lock_objects import credit_request_lock, customer_credit_operation_lock
 from tally.credit.models import (
@@ -21,7 +22,7 @@ from tally.credit.models import (
 from tally.identity.models import CustomerProfile, User, VendorProfile
 from tally.identity.services import vendor_require_active
 from tally.ledger import services as ledger
-from tally.ledger.models import Account, AccountKind, Transfer, TransferCode
+from tally.ledger.models import Account, Transfer
 from tally.platform.audit.services import audit_record
 from tally.platform.db import use_case
 from tally.platform.exceptions import DomainError, VendorInactiveError
@@ -34,7 +35,7 @@ CUSTOMER_CREDIT_TASK = "tally.credit.customer_credit_execute"
 
 def vendor_prepaid_account(*, vendor: VendorProfile) -> Account:
     """The vendor's prepaid ledger account (created on first use). Needs a transaction."""
-    return ledger.account_get_or_create(owner=vendor.user, kind=AccountKind.VENDOR_CREDIT)
+    return ledger.account_get_or_create(owner=vendor.user, kind=vocabulary.VENDOR_PREPAID)
 
 
 # --- credit requests --------------------------------------------------------------------
@@ -128,15 +129,15 @@ def credit_request_credit(*, credit_request_id: str) -> None:
     if credit_request.status != CreditRequestStatus.APPROVING:
         return
     transfer = ledger.transfer_create(
-        debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
+        debit_account=ledger.account_system(kind=vocabulary.ISSUANCE),
         credit_account=vendor_prepaid_account(vendor=credit_request.vendor),
         amount_minor=credit_request.amount,
-        code=TransferCode.CREDIT_REQUEST,
+        code=vocabulary.CREDIT_REQUEST,
         reference=str(credit_request.pk),
         metadata={"credit_request_id": str(credit_request.pk)},
         idempotency_scope="credit_request",
         idempotency_key=str(credit_request.pk),
-    )
+    ).transfer
     status_transition(
         instance=credit_request,
         to=CreditRequestStatus.APPROVED,
@@ -165,13 +166,13 @@ def vendor_credit_increase(
     Locks: the vendor's prepaid account row (the ledger). Enqueues nothing.
     """
     transfer = ledger.transfer_create(
-        debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
+        debit_account=ledger.account_system(kind=vocabulary.ISSUANCE),
         credit_account=vendor_prepaid_account(vendor=vendor),
         amount_minor=amount_minor,
-        code=TransferCode.CREDIT_INCREASE,
+        code=vocabulary.CREDIT_INCREASE,
         reference=str(vendor.pk),
         metadata={"reason": reason, "actor_id": str(actor.pk)},
-    )
+    ).transfer
     audit_record(
         actor=actor,
         action="vendor.credit_increased",
@@ -226,15 +227,15 @@ def customer_credit_execute(*, operation_id: str) -> None:
             transfer = ledger.transfer_create(
                 debit_account=vendor_prepaid_account(vendor=operation.vendor),
                 credit_account=ledger.account_get_or_create(
-                    owner=operation.customer.user, kind=AccountKind.CUSTOMER_WALLET
+                    owner=operation.customer.user, kind=vocabulary.CUSTOMER_WALLET
                 ),
                 amount_minor=operation.amount,
-                code=TransferCode.CUSTOMER_CREDIT,
+                code=vocabulary.CUSTOMER_CREDIT,
                 reference=str(operation.pk),
                 metadata={"operation_id": str(operation.pk)},
                 idempotency_scope="customer_credit",
                 idempotency_key=str(operation.pk),
-            )
+            ).transfer
     except DomainError as refusal:
         status_transition(
             instance=operation,

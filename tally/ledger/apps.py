@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class LedgerConfig(AppConfig):
     name = "tally.ledger"
     label = "ledger"
     verbose_name = "Ledger"
+
+    def ready(self) -> None:
+        # Each feature declares its account kinds and transfer codes in its own
+        # ``ledger_vocabulary`` module (see tally.ledger.vocabulary); load them all now, so
+        # the registry is complete before any service or check reads it.
+        autodiscover_modules("ledger_vocabulary")

@@ -1,11 +1,13 @@
 """Ledger errors: each a DomainError with a stable ``code`` (see docs/ledger.md).
 
-``insufficient_funds`` is shared with other apps and lives in ``tally.platform.exceptions``.
+``idempotency_key_reused`` is the platform's one error for a key reused with a different
+request, whether the key came in an ``Idempotency-Key`` header or to a ledger service.
 """
 
 from __future__ import annotations
 
-from tally.platform.exceptions import DomainError, InsufficientFundsError
+from tally.platform.exceptions import DomainError
+from tally.platform.idempotency.exceptions import IdempotencyKeyReusedError
 
 __all__ = [
     "CurrencyMismatchError",
@@ -42,11 +44,11 @@ class CurrencyMismatchError(DomainError):
     default_detail = "Both accounts of a transfer must hold the same currency."
 
 
-class IdempotencyKeyReusedError(DomainError):
+class InsufficientFundsError(DomainError):
     status_code = 422
-    code = "idempotency_key_reused"
-    title = "Idempotency key reused"
-    default_detail = "This idempotency key was already used for a different request."
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+    default_detail = "The account does not have enough available balance."
 
 
 class NotPendingError(DomainError):

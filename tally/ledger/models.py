@@ -17,29 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-class AccountKind(models.TextChoices):
-    # Owned accounts: one per owner, kind and currency; balance kept in the row; floored.
-    VENDOR_CREDIT = "vendor_credit", "Vendor credit"
-    CUSTOMER_WALLET = "customer_wallet", "Customer wallet"
-    VENDOR_EARNINGS = "vendor_earnings", "Vendor earnings"
-    # System accounts: one per kind and currency; unfloored; balance derived from entries.
-    ISSUANCE = "issuance", "Issuance"
-    AIRTIME_SETTLEMENT = "airtime_settlement", "Airtime settlement"
-    REVENUE = "revenue", "Revenue"
-    CLEARING = "clearing", "Clearing"
-
-
-# Tuples, not sets: their order is stable, so migrations are too.
-OWNED_KINDS = (AccountKind.VENDOR_CREDIT, AccountKind.CUSTOMER_WALLET, AccountKind.VENDOR_EARNINGS)
-SYSTEM_KINDS = (
-    AccountKind.ISSUANCE,
-    AccountKind.AIRTIME_SETTLEMENT,
-    AccountKind.REVENUE,
-    AccountKind.CLEARING,
-)
-# Owned kinds that may never go below zero available.
-FLOORED_KINDS = OWNED_KINDS
+from tally.ledger.vocabulary import ACCOUNT_KIND_PATTERN, TRANSFER_CODE_PATTERN
 
 
 def default_currency() -> str:
@@ -65,7 +43,8 @@ class Account(models.Model):
         blank=True,
         related_name="ledger_accounts",
     )
-    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    # A kind registered by the feature that keeps such accounts (tally.ledger.vocabulary).
+    kind = models.CharField(max_length=32)
     currency = models.CharField(max_length=3, default=default_currency)
     # Floored accounts can never have balance - pending_debits < 0 (CHECK below).
     floored = models.BooleanField()
@@ -82,19 +61,12 @@ class Account(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind__in=[kind.value for kind in AccountKind]),
-                name="ledger_account_kind_valid",
+                condition=models.Q(kind__regex=ACCOUNT_KIND_PATTERN),
+                name="ledger_account_kind_format",
             ),
             models.CheckConstraint(
                 condition=models.Q(currency__regex=r"^[A-Z]{3}$"),
                 name="ledger_account_currency_format",
-            ),
-            models.CheckConstraint(
-                condition=(
-                    models.Q(owner__isnull=False, kind__in=[kind.value for kind in OWNED_KINDS])
-                    | models.Q(owner__isnull=True, kind__in=[kind.value for kind in SYSTEM_KINDS])
-                ),
-                name="ledger_account_owner_matches_kind",
             ),
             # System accounts are off the hot path, so nothing may depend on their row.
             models.CheckConstraint(
@@ -137,43 +109,35 @@ class Account(models.Model):
 
 
 class TransferKind(models.TextChoices):
-    # Moves posted balance at once: two entries.
-    POSTED = "posted", "Posted"
+    """What a transfer does to balances (TigerBeetle's single-phase and two-phase transfers)."""
+
+    # Moves the posted balance at once: two entries.
+    IMMEDIATE = "immediate", "Immediate"
     # Reserves the amount on the debit account (pending_debits); no entries.
     PENDING = "pending", "Pending"
     # Resolves a pending transfer by posting all or part of it: two entries.
-    POST = "post", "Post pending"
+    POST_PENDING = "post_pending", "Post pending"
     # Resolves a pending transfer by releasing it: no entries.
-    VOID = "void", "Void pending"
+    VOID_PENDING = "void_pending", "Void pending"
     # Resolves an overdue pending transfer by releasing it: no entries.
-    EXPIRE = "expire", "Expire pending"
+    EXPIRE_PENDING = "expire_pending", "Expire pending"
 
 
-RESOLUTION_KINDS = (TransferKind.POST, TransferKind.VOID, TransferKind.EXPIRE)
-POSTING_KINDS = (TransferKind.POSTED, TransferKind.POST)
-
-
-class TransferCode(models.TextChoices):
-    """Why money moved. Extend freely; the code is recorded, never interpreted by the ledger."""
-
-    CREDIT_INCREASE = "credit_increase", "Credit increase"
-    CREDIT_REQUEST = "credit_request", "Credit request approved"
-    CHARGE_SALE = "charge_sale", "Charge sale"
-    CUSTOMER_CREDIT = "customer_credit", "Customer credit"
-    OFFER_ACTIVATION = "offer_activation", "Offer activation"
-    ORDER_PAYMENT = "order_payment", "Order payment"
-    ORDER_REFUND = "order_refund", "Order refund"
-    ADJUSTMENT = "adjustment", "Adjustment"
-    CORRECTION = "correction", "Correction"
+RESOLUTION_KINDS = (
+    TransferKind.POST_PENDING,
+    TransferKind.VOID_PENDING,
+    TransferKind.EXPIRE_PENDING,
+)
+POSTING_KINDS = (TransferKind.IMMEDIATE, TransferKind.POST_PENDING)
 
 
 class PendingStatus(models.TextChoices):
     """A pending transfer's status, derived from its resolution (there is no status column)."""
 
     OPEN = "open", "Open"  # no resolution yet: the amount is reserved
-    POSTED = "posted", "Posted"  # resolved by a post transfer (full or partial)
-    VOIDED = "voided", "Voided"  # resolved by a void transfer
-    EXPIRED = "expired", "Expired"  # resolved by an expire transfer
+    POSTED = "posted", "Posted"  # resolved by a post_pending transfer (full or partial)
+    VOIDED = "voided", "Voided"  # resolved by a void_pending transfer
+    EXPIRED = "expired", "Expired"  # resolved by an expire_pending transfer
 
 
 class Transfer(models.Model):
@@ -185,7 +149,8 @@ class Transfer(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=TransferKind.choices)
-    code = models.CharField(max_length=40, choices=TransferCode.choices)
+    # Why the money moved: a code registered by the feature that wrote it.
+    code = models.CharField(max_length=40)
     debit_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="debit_transfers"
     )
@@ -214,6 +179,10 @@ class Transfer(models.Model):
                 condition=models.Q(amount__gt=0), name="ledger_transfer_amount_positive"
             ),
             models.CheckConstraint(
+                condition=models.Q(code__regex=TRANSFER_CODE_PATTERN),
+                name="ledger_transfer_code_format",
+            ),
+            models.CheckConstraint(
                 condition=~models.Q(debit_account=models.F("credit_account")),
                 name="ledger_transfer_accounts_distinct",
             ),
@@ -227,7 +196,7 @@ class Transfer(models.Model):
                         kind__in=[kind.value for kind in RESOLUTION_KINDS], pending__isnull=False
                     )
                     | models.Q(
-                        kind__in=[TransferKind.POSTED.value, TransferKind.PENDING.value],
+                        kind__in=[TransferKind.IMMEDIATE.value, TransferKind.PENDING.value],
                         pending__isnull=True,
                     )
                 ),

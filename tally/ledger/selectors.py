@@ -5,19 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from tally.ledger.balance_cache import balance_cache_read_through
 from tally.ledger.models import Account, Entry, PendingStatus, Transfer, TransferKind
+from tally.ledger.vocabulary import AccountKind
 from tally.platform.exceptions import NotFoundError
 
 STATEMENT_MAX_PAGE_SIZE = 200
 
 _RESOLUTION_STATUS = {
-    TransferKind.POST: PendingStatus.POSTED,
-    TransferKind.VOID: PendingStatus.VOIDED,
-    TransferKind.EXPIRE: PendingStatus.EXPIRED,
+    TransferKind.POST_PENDING: PendingStatus.POSTED,
+    TransferKind.VOID_PENDING: PendingStatus.VOIDED,
+    TransferKind.EXPIRE_PENDING: PendingStatus.EXPIRED,
 }
 
 
@@ -52,13 +54,15 @@ _ACCOUNTS_BY_KIND_SQL = f"""
 
 
 def account_pair_find(
-    *, owner_id: UUID, kind: str, system_kind: str | None, currency: str | None = None
+    *,
+    owner_id: UUID,
+    kind: AccountKind | str,
+    system_kind: AccountKind | str | None,
+    currency: str | None = None,
 ) -> tuple[Account | None, Account | None]:
     """(the owner's account of ``kind``, the system account of ``system_kind``) in
     ``currency`` (default: Tally's), in one statement; None for one that does not exist
     yet (or when ``system_kind`` is None). Creates nothing."""
-    from django.conf import settings
-
     owned: Account | None = None
     system: Account | None = None
     with connection.cursor() as cursor:
@@ -81,7 +85,9 @@ def account_pair_find(
     return owned, system
 
 
-def account_find(*, owner_id: UUID, kind: str, currency: str | None = None) -> Account | None:
+def account_find(
+    *, owner_id: UUID, kind: AccountKind | str, currency: str | None = None
+) -> Account | None:
     """The owner's account of ``kind`` in ``currency`` (default: Tally's), or None before
     its first movement. Creates nothing."""
     return account_pair_find(owner_id=owner_id, kind=kind, system_kind=None, currency=currency)[0]
@@ -152,6 +158,45 @@ def account_balance_cached(*, account: Account) -> AccountBalance:
     )
 
 
+def owner_balance(
+    *, owner_id: UUID, kind: AccountKind | str, currency: str | None = None
+) -> AccountBalance:
+    """The owner's balance in its account of ``kind`` for read endpoints (through the
+    balance cache); all zero before the account's first movement (reads create nothing)."""
+    account = account_find(owner_id=owner_id, kind=kind, currency=currency)
+    if account is None:
+        return AccountBalance(
+            account_id=0,
+            currency=currency or settings.TALLY_CURRENCY,
+            balance=0,
+            pending=0,
+            available=0,
+        )
+    return account_balance_cached(account=account)
+
+
+def owner_entries(
+    *, owner_id: UUID, kind: AccountKind | str, currency: str | None = None
+) -> QuerySet[Entry]:
+    """The entries of the owner's account of ``kind``, with their transfers, for a statement
+    (keyset-paginate by ``-id``: the (account, -id) index serves any page alike)."""
+    accounts = Account.objects.filter(
+        owner_id=owner_id, kind=str(kind), currency=currency or settings.TALLY_CURRENCY
+    )
+    return Entry.objects.filter(account__in=accounts.values("id")).select_related("transfer")
+
+
+def kind_entries(*, kind: AccountKind | str, owner_id: UUID | None = None) -> QuerySet[Entry]:
+    """The entries of every owned account of ``kind`` (admins' cross-owner history),
+    optionally of one owner's, with their transfers and accounts (paginate by ``-id``)."""
+    entries = Entry.objects.filter(
+        account__kind=str(kind), account__owner__isnull=False
+    ).select_related("transfer", "account")
+    if owner_id is not None:
+        entries = entries.filter(account__owner_id=owner_id)
+    return entries
+
+
 def account_entries(*, account: Account) -> QuerySet[Entry]:
     """The account's entries, newest first, with their transfers; for keyset pagination
     ordered by ``-id`` (the statement index serves any page at the same cost)."""
@@ -192,7 +237,8 @@ def transfer_get(*, transfer_id: UUID) -> Transfer:
 
 
 def transfer_pending_status(*, transfer: Transfer) -> PendingStatus:
-    """Open until a post, void or expire transfer resolves it; derived, never stored."""
+    """Open until a post_pending, void_pending or expire_pending transfer resolves it;
+    derived, never stored."""
     if transfer.kind != TransferKind.PENDING:
         raise ValueError("only pending transfers have a pending status")
     kind = Transfer.objects.filter(pending_id=transfer.id).values_list("kind", flat=True).first()

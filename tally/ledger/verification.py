@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tally.ledger.vocabulary import account_kinds, transfer_codes
+
 SAMPLE_SIZE = 10
 
 
@@ -32,6 +34,17 @@ class Check:
     # Planner settings for ``sql`` only, e.g. to prefer one hash aggregate over millions of
     # index probes; restored afterwards.
     planner_settings: tuple[tuple[str, str], ...] = ()
+    # Values for the ``%s`` placeholders of ``sql``, computed when the check runs.
+    params: Callable[[], list[Any]] | None = None
+
+
+def _vocabulary_params() -> list[Any]:
+    kinds = account_kinds().values()
+    return [
+        [kind.value for kind in kinds if kind.owned],
+        [kind.value for kind in kinds if not kind.owned],
+        list(transfer_codes()),
+    ]
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,7 @@ CHECKS: tuple[Check, ...] = (
         name="transfer_entries",
         description=(
             "every posting transfer has exactly its two entries (debit side -amount, credit "
-            "side +amount); pending, void and expire transfers have none"
+            "side +amount); pending, void_pending and expire_pending transfers have none"
         ),
         sql="""
             WITH per_transfer AS (
@@ -157,7 +170,7 @@ CHECKS: tuple[Check, ...] = (
               FULL JOIN per_transfer AS p ON p.transfer_id = t.id
              WHERE CASE
                    WHEN t.id IS NULL THEN true  -- entries of a transfer that does not exist
-                   WHEN t.kind IN ('posted', 'post') THEN
+                   WHEN t.kind IN ('immediate', 'post_pending') THEN
                         p.transfer_id IS NULL
                         OR p.entries <> 2 OR p.debits <> 1
                         OR p.debit_account_id <> t.debit_account_id
@@ -173,7 +186,8 @@ CHECKS: tuple[Check, ...] = (
         # of grouping millions of transfers.
         fast_sql="""
             SELECT (SELECT count(*) FROM ledger_entry)
-                   = 2 * (SELECT count(*) FROM ledger_transfer WHERE kind IN ('posted', 'post'))
+                   = 2 * (SELECT count(*) FROM ledger_transfer
+                        WHERE kind IN ('immediate', 'post_pending'))
                AND EXISTS (
                    SELECT 1 FROM pg_constraint
                     WHERE conname = 'ledger_entry_transfer_account_unique'
@@ -186,7 +200,7 @@ CHECKS: tuple[Check, ...] = (
                      FROM ledger_entry AS e
                      LEFT JOIN ledger_transfer AS t ON t.id = e.transfer_id
                     WHERE t.id IS NULL OR NOT (
-                          t.kind IN ('posted', 'post')
+                          t.kind IN ('immediate', 'post_pending')
                           AND ((e.account_id = t.debit_account_id AND e.amount = -t.amount)
                                OR (e.account_id = t.credit_account_id AND e.amount = t.amount))
                     )
@@ -225,7 +239,8 @@ CHECKS: tuple[Check, ...] = (
     Check(
         name="pending_resolutions",
         description=(
-            "each post, void or expire resolves a pending transfer between the same accounts; "
+            "each post_pending, void_pending or expire_pending resolves a pending transfer between "
+            "the same accounts; "
             "a post takes at most the pending amount, a void or expire releases all of it"
         ),
         sql="""
@@ -236,9 +251,28 @@ CHECKS: tuple[Check, ...] = (
              WHERE p.kind <> 'pending'
                 OR r.debit_account_id <> p.debit_account_id
                 OR r.credit_account_id <> p.credit_account_id
-                OR (r.kind = 'post' AND r.amount > p.amount)
-                OR (r.kind IN ('void', 'expire') AND r.amount <> p.amount)
+                OR (r.kind = 'post_pending' AND r.amount > p.amount)
+                OR (r.kind IN ('void_pending', 'expire_pending') AND r.amount <> p.amount)
         """,
+    ),
+    Check(
+        name="registered_vocabulary",
+        description=(
+            "every account kind and transfer code in the books is registered by a feature, "
+            "and owned kinds have an owner, system kinds none"
+        ),
+        sql="""
+            SELECT 'account_kind' AS what, kind AS value, count(*) AS rows
+              FROM ledger_account
+             WHERE NOT ((owner_id IS NOT NULL AND kind = ANY(%s))
+                        OR (owner_id IS NULL AND kind = ANY(%s)))
+             GROUP BY kind
+            UNION ALL
+            SELECT 'transfer_code', code, n
+              FROM (SELECT code, count(*) FROM ledger_transfer GROUP BY code) AS used(code, n)
+             WHERE NOT (code = ANY(%s))
+        """,
+        params=_vocabulary_params,
     ),
 )
 
@@ -305,7 +339,7 @@ def _run_check(cursor: Any, check: Check) -> CheckResult:
             "SELECT (SELECT count(*) FROM bad), "
             "(SELECT coalesce(json_agg(sample), '[]'::json) "
             "   FROM (SELECT * FROM bad LIMIT %s) AS sample)",
-            [SAMPLE_SIZE],
+            [*(check.params() if check.params else []), SAMPLE_SIZE],
         )
         found = cursor.fetchone()
         assert found is not None

@@ -52,10 +52,3 @@ class VendorInactiveError(DomainError):
     code = "vendor_inactive"
     title = "Vendor inactive"
     default_detail = "This vendor account is not active yet; an admin must activate it."
-
-
-class InsufficientFundsError(DomainError):
-    status_code = 422
-    code = "insufficient_funds"
-    title = "Insufficient funds"
-    default_detail = "The account does not have enough available balance."

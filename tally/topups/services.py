@@ -22,7 +22,9 @@ from tally.identity.services import actor_require_admin_or_active_vendor
 from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
-from tally.ledger.models import Account, AccountKind, TransferCode
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
+from tally.ledger.models import Account
+from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT, CHARGE_SALE
 from tally.platform.audit.services import audit_record
 from tally.platform.db import transaction_own_or_join
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
@@ -128,8 +130,8 @@ def charge_sale_create(
         raise VendorInactiveError()
     credit_account, settlement_account = ledger_selectors.account_pair_find(
         owner_id=vendor.user_id,
-        kind=AccountKind.VENDOR_CREDIT,
-        system_kind=AccountKind.AIRTIME_SETTLEMENT,
+        kind=VENDOR_PREPAID,
+        system_kind=AIRTIME_SETTLEMENT,
     )
     if credit_account is None:
         # Never credited: nothing to spend (amounts are positive), and nothing is created.
@@ -139,7 +141,7 @@ def charge_sale_create(
     # very first sale, which creates the settlement account, takes one.
     with transaction_own_or_join() if settlement_account else transaction.atomic():
         if settlement_account is None:
-            settlement_account = ledger.account_system(kind=AccountKind.AIRTIME_SETTLEMENT)
+            settlement_account = ledger.account_system(kind=AIRTIME_SETTLEMENT)
         return _charge_sale_write(
             vendor=vendor,
             phone_number=phone_number,
@@ -159,11 +161,11 @@ def _charge_sale_write(
 ) -> ChargeSaleResult:
     now = timezone.now()
     sale_id = uuid.uuid4()
-    posted = ledger.transfer_create_result(
+    posted = ledger.transfer_create(
         debit_account=credit_account,
         credit_account=settlement_account,
         amount_minor=amount_minor,
-        code=TransferCode.CHARGE_SALE,
+        code=CHARGE_SALE,
         reference=str(sale_id),
         now=now,
     )

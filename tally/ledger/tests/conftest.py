@@ -2,30 +2,31 @@ from __future__ import annotations
 
 import pytest
 
-from tally.ledger.models import Account, AccountKind
-from tally.ledger.tests.helpers import owned_account, system_account
+from tally.ledger import testing
+from tally.ledger.models import Account
+from tally.ledger.testing import owned_account, system_account
 
 
 @pytest.fixture
 def vendor_credit(db: None) -> Account:
-    return owned_account(AccountKind.VENDOR_CREDIT)
+    return owned_account(testing.PREPAID)
 
 
 @pytest.fixture
 def other_vendor_credit(db: None) -> Account:
-    return owned_account(AccountKind.VENDOR_CREDIT)
+    return owned_account(testing.PREPAID)
 
 
 @pytest.fixture
 def wallet(db: None) -> Account:
-    return owned_account(AccountKind.CUSTOMER_WALLET)
+    return owned_account(testing.WALLET)
 
 
 @pytest.fixture
 def issuance(db: None) -> Account:
-    return system_account(AccountKind.ISSUANCE)
+    return system_account(testing.ISSUANCE)
 
 
 @pytest.fixture
 def settlement(db: None) -> Account:
-    return system_account(AccountKind.AIRTIME_SETTLEMENT)
+    return system_account(testing.SETTLEMENT)

@@ -7,7 +7,7 @@ from django.test import Client
 
 from tally.identity.models import User
 from tally.ledger.models import Account, Transfer
-from tally.ledger.tests.helpers import fund, row_counts
+from tally.ledger.testing import fund, row_counts
 
 pytestmark = pytest.mark.django_db
 

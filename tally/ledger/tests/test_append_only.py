@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from tally.ledger.models import Account, Entry, Transfer
-from tally.ledger.tests.helpers import fund
+from tally.ledger.testing import fund
 
 pytestmark = pytest.mark.django_db
 

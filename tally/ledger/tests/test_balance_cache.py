@@ -7,10 +7,10 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from tally.identity.tests.factories import VendorFactory
-from tally.ledger import selectors
+from tally.ledger import selectors, testing
 from tally.ledger import services as ledger
 from tally.ledger.balance_cache import balance_cache_read_through
-from tally.ledger.models import Account, AccountKind, TransferCode
+from tally.ledger.models import Account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,18 +18,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def credit(account: Account, amount_minor: int) -> None:
     with transaction.atomic():
         ledger.transfer_create(
-            debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
+            debit_account=ledger.account_system(kind=testing.ISSUANCE),
             credit_account=account,
             amount_minor=amount_minor,
-            code=TransferCode.CREDIT_INCREASE,
+            code=testing.FUNDING,
         )
 
 
 def vendor_account() -> Account:
     with transaction.atomic():
-        return ledger.account_get_or_create(
-            owner=VendorFactory().user, kind=AccountKind.VENDOR_CREDIT
-        )
+        return ledger.account_get_or_create(owner=VendorFactory().user, kind=testing.PREPAID)
 
 
 def test_cached_reads_follow_every_committed_change() -> None:
@@ -96,10 +94,10 @@ def test_a_read_inside_an_uncommitted_transaction_is_neither_stale_nor_cached() 
     def credit_then_roll_back() -> None:
         with transaction.atomic():
             ledger.transfer_create(
-                debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
+                debit_account=ledger.account_system(kind=testing.ISSUANCE),
                 credit_account=account,
                 amount_minor=50,
-                code=TransferCode.CREDIT_INCREASE,
+                code=testing.FUNDING,
             )
             seen_inside.append(selectors.account_balance_cached(account=account).balance)
             raise RuntimeError("roll back")

@@ -13,10 +13,10 @@ import pytest
 from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 
-from tally.ledger import services, tasks
+from tally.ledger import services, tasks, testing
 from tally.ledger.exceptions import InsufficientFundsError, PendingTransferAlreadyResolvedError
-from tally.ledger.models import Account, AccountKind, Transfer, TransferCode, TransferKind
-from tally.ledger.tests.helpers import (
+from tally.ledger.models import Account, Transfer, TransferKind
+from tally.ledger.testing import (
     assert_ledger_verifies,
     fund,
     owned_account,
@@ -71,7 +71,7 @@ def test_32_threads_drain_a_floored_account_exactly(
                     debit_account=vendor_credit,
                     credit_account=settlement,
                     amount_minor=1,
-                    code=TransferCode.CHARGE_SALE,
+                    code=testing.SALE,
                 )
             )
             for _ in range(2 * units // THREADS)
@@ -83,7 +83,7 @@ def test_32_threads_drain_a_floored_account_exactly(
     assert outcomes == Counter({"ok": units, "insufficient_funds": units})
     assert position(vendor_credit) == (0, 0, 0)
     assert position(settlement) == (units, 0, units)
-    assert Transfer.objects.filter(kind=TransferKind.POSTED).count() == 1 + units
+    assert Transfer.objects.filter(kind=TransferKind.IMMEDIATE).count() == 1 + units
     assert_ledger_verifies()
 
 
@@ -102,14 +102,14 @@ def test_pending_and_posted_transfers_compete_for_the_same_units(
                     debit_account=wallet,
                     credit_account=settlement,
                     amount_minor=1,
-                    code=TransferCode.CHARGE_SALE,
+                    code=testing.SALE,
                 )
             else:
                 action = lambda: services.transfer_create_pending(  # noqa: E731
                     debit_account=wallet,
                     credit_account=settlement,
                     amount_minor=1,
-                    code=TransferCode.OFFER_ACTIVATION,
+                    code=testing.ACTIVATION,
                     timeout_seconds=600,
                 )
             outcomes.append(attempt(action))
@@ -118,7 +118,7 @@ def test_pending_and_posted_transfers_compete_for_the_same_units(
     # when
     outcomes = run_threads(THREADS, work)
     # then: exactly N units were taken, as postings or reservations
-    posted = Transfer.objects.filter(kind=TransferKind.POSTED, debit_account=wallet).count()
+    posted = Transfer.objects.filter(kind=TransferKind.IMMEDIATE, debit_account=wallet).count()
     reserved = Transfer.objects.filter(kind=TransferKind.PENDING).count()
     assert outcomes == Counter({"ok": units, "insufficient_funds": units})
     assert posted + reserved == units
@@ -143,7 +143,7 @@ def test_pending_and_posted_transfers_compete_for_the_same_units(
 
     resolved = run_threads(4, resolve)
     assert resolved == Counter({"ok": reserved, "already_resolved": 3 * reserved})
-    posts = Transfer.objects.filter(kind=TransferKind.POST).count()
+    posts = Transfer.objects.filter(kind=TransferKind.POST_PENDING).count()
     assert position(wallet) == (units - posted - posts, 0, units - posted - posts)
     assert position(settlement) == (posted + posts, 0, posted + posts)
     assert_ledger_verifies()
@@ -159,7 +159,7 @@ def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
             debit_account=wallet,
             credit_account=settlement,
             amount_minor=100,
-            code=TransferCode.OFFER_ACTIVATION,
+            code=testing.ACTIVATION,
         )
 
     def work(index: int) -> list[str]:
@@ -172,15 +172,15 @@ def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
     # then
     assert outcomes == Counter({"ok": 1, "already_resolved": 15})
     resolution = Transfer.objects.get(pending=pending)
-    expected = (0, 0, 0) if resolution.kind == TransferKind.POST else (100, 0, 100)
+    expected = (0, 0, 0) if resolution.kind == TransferKind.POST_PENDING else (100, 0, 100)
     assert position(wallet) == expected
     assert_ledger_verifies()
 
 
 def test_opposite_transfers_between_two_accounts_never_deadlock() -> None:
     # given
-    first = owned_account(AccountKind.VENDOR_CREDIT)
-    second = owned_account(AccountKind.CUSTOMER_WALLET)
+    first = owned_account(testing.PREPAID)
+    second = owned_account(testing.WALLET)
     fund(first, 1_000)
     fund(second, 1_000)
 
@@ -192,7 +192,7 @@ def test_opposite_transfers_between_two_accounts_never_deadlock() -> None:
                     debit_account=debit,
                     credit_account=credit,
                     amount_minor=1,
-                    code=TransferCode.ADJUSTMENT,
+                    code=testing.ADJUSTMENT,
                 )
             )
             for _ in range(10)
@@ -220,10 +220,10 @@ def test_same_idempotency_key_from_many_threads_moves_money_once(
                 debit_account=vendor_credit,
                 credit_account=settlement,
                 amount_minor=300,
-                code=TransferCode.CHARGE_SALE,
+                code=testing.SALE,
                 idempotency_key="sale-42",
                 idempotency_scope="vendor",
-            )
+            ).transfer
         seen.append(str(transfer.id))
         return ["ok"]
 
@@ -243,7 +243,7 @@ def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
     """100 vendors sell into the same settlement account while vendor 0's transaction is
     held open: none of the other 99 waits, because no transfer locks the settlement row."""
     # given
-    vendors = [owned_account(AccountKind.VENDOR_CREDIT) for _ in range(100)]
+    vendors = [owned_account(testing.PREPAID) for _ in range(100)]
     for vendor in vendors:
         fund(vendor, 100)
     holding = threading.Event()
@@ -256,7 +256,7 @@ def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
                     debit_account=vendors[0],
                     credit_account=settlement,
                     amount_minor=10,
-                    code=TransferCode.CHARGE_SALE,
+                    code=testing.SALE,
                 )
                 holding.set()
                 assert release.wait(timeout=60)
@@ -278,7 +278,7 @@ def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
                     debit_account=vendor,
                     credit_account=settlement,
                     amount_minor=10,
-                    code=TransferCode.CHARGE_SALE,
+                    code=testing.SALE,
                 )
             outcomes.append("ok")
         return outcomes
@@ -316,7 +316,7 @@ def test_roll_up_waits_for_open_transfers_and_never_loses_an_entry(
                     debit_account=vendor_credit,
                     credit_account=settlement,
                     amount_minor=40,
-                    code=TransferCode.CHARGE_SALE,
+                    code=testing.SALE,
                 )
                 holding.set()
                 assert release.wait(timeout=60)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from tally.ledger import services
+from tally.ledger import services, testing
 from tally.ledger.exceptions import IdempotencyKeyReusedError, InsufficientFundsError
-from tally.ledger.models import Account, Transfer, TransferCode
-from tally.ledger.tests.helpers import assert_ledger_verifies, fund, position, row_counts
+from tally.ledger.models import Account, Transfer
+from tally.ledger.testing import assert_ledger_verifies, fund, position, row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +21,11 @@ def sell(
             debit_account=vendor,
             credit_account=settlement,
             amount_minor=amount_minor,
-            code=TransferCode.CHARGE_SALE,
+            code=testing.SALE,
             reference="sale",
             idempotency_key=key,
             idempotency_scope=scope,
-        )
+        ).transfer
 
 
 def test_repeating_a_transfer_returns_the_first_and_moves_no_money(
@@ -95,14 +95,14 @@ def test_repeating_a_keyed_post_returns_the_first_post(
             debit_account=wallet,
             credit_account=settlement,
             amount_minor=400,
-            code=TransferCode.OFFER_ACTIVATION,
+            code=testing.ACTIVATION,
             idempotency_key="reserve-1",
         )
         again = services.transfer_create_pending(
             debit_account=wallet,
             credit_account=settlement,
             amount_minor=400,
-            code=TransferCode.OFFER_ACTIVATION,
+            code=testing.ACTIVATION,
             idempotency_key="reserve-1",
         )
     assert again.id == pending.id

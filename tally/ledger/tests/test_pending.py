@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from tally.ledger import selectors, services, tasks
+from tally.ledger import selectors, services, tasks, testing
 from tally.ledger.exceptions import (
     InsufficientFundsError,
     NotPendingError,
@@ -17,8 +17,8 @@ from tally.ledger.exceptions import (
     PendingTransferNotExpiredError,
     PostAmountExceedsPendingError,
 )
-from tally.ledger.models import Account, PendingStatus, Transfer, TransferCode, TransferKind
-from tally.ledger.tests.helpers import assert_ledger_verifies, fund, position, row_counts
+from tally.ledger.models import Account, PendingStatus, Transfer, TransferKind
+from tally.ledger.testing import assert_ledger_verifies, fund, position, row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def reserve(
             debit_account=debit,
             credit_account=credit,
             amount_minor=amount_minor,
-            code=TransferCode.OFFER_ACTIVATION,
+            code=testing.ACTIVATION,
             timeout_seconds=timeout_seconds,
             reference="activation-1",
             now=NOW,
@@ -102,7 +102,7 @@ def test_reserved_funds_cannot_be_spent_by_a_posted_transfer(
             debit_account=wallet,
             credit_account=settlement,
             amount_minor=301,
-            code=TransferCode.CHARGE_SALE,
+            code=testing.SALE,
         )
     # then
     assert position(wallet) == (1_000, 700, 300)
@@ -119,10 +119,10 @@ def test_post_in_full_moves_the_reserved_amount(wallet: Account, settlement: Acc
     assert position(wallet) == (600, 0, 600)
     assert position(settlement) == (400, 0, 400)
     assert (posted.kind, posted.amount, posted.pending_id, posted.code, posted.reference) == (
-        TransferKind.POST,
+        TransferKind.POST_PENDING,
         400,
         pending.id,
-        TransferCode.OFFER_ACTIVATION,
+        testing.ACTIVATION,
         "activation-1",
     )
     assert sorted(posted.entries.values_list("amount", "balance_after")) == [
@@ -167,7 +167,11 @@ def test_void_releases_the_reservation(wallet: Account, settlement: Account) -> 
     # when
     voided = void(pending)
     # then
-    assert (voided.kind, voided.amount, voided.pending_id) == (TransferKind.VOID, 400, pending.id)
+    assert (voided.kind, voided.amount, voided.pending_id) == (
+        TransferKind.VOID_PENDING,
+        400,
+        pending.id,
+    )
     assert voided.entries.count() == 0
     assert position(wallet) == (1_000, 0, 1_000)
     assert position(settlement) == (0, 0, 0)
@@ -236,7 +240,7 @@ def test_expire_releases_an_overdue_reservation(wallet: Account, settlement: Acc
     # when
     expired = expire(pending, now=NOW + timedelta(seconds=60))
     # then
-    assert (expired.kind, expired.amount) == (TransferKind.EXPIRE, 400)
+    assert (expired.kind, expired.amount) == (TransferKind.EXPIRE_PENDING, 400)
     assert position(wallet) == (1_000, 0, 1_000)
     assert status(pending) == PendingStatus.EXPIRED
     assert_ledger_verifies()
@@ -275,7 +279,7 @@ def test_pending_transfer_needs_a_future_deadline(wallet: Account, settlement: A
             debit_account=wallet,
             credit_account=settlement,
             amount_minor=1,
-            code=TransferCode.OFFER_ACTIVATION,
+            code=testing.ACTIVATION,
             expires_at=NOW,
             now=NOW,
         )
@@ -330,7 +334,7 @@ def test_beat_task_expires_overdue_transfers_in_batches(
                 debit_account=wallet,
                 credit_account=settlement,
                 amount_minor=10,
-                code=TransferCode.OFFER_ACTIVATION,
+                code=testing.ACTIVATION,
                 timeout_seconds=60,
                 now=past,
             )
@@ -340,6 +344,6 @@ def test_beat_task_expires_overdue_transfers_in_batches(
     # then
     assert expired == tasks.EXPIRE_BATCH_SIZE + 5
     assert position(wallet) == (10_000, 0, 10_000)
-    assert Transfer.objects.filter(kind=TransferKind.EXPIRE).count() == expired
+    assert Transfer.objects.filter(kind=TransferKind.EXPIRE_PENDING).count() == expired
     assert tasks.ledger_expire_overdue() == 0
     assert_ledger_verifies()

@@ -7,9 +7,9 @@ import uuid
 import pytest
 from django.db import transaction
 
-from tally.ledger import selectors, services, tasks
-from tally.ledger.models import Account, Entry, TransferCode
-from tally.ledger.tests.helpers import assert_ledger_verifies, fund, position
+from tally.ledger import selectors, services, tasks, testing
+from tally.ledger.models import Account, Entry
+from tally.ledger.testing import assert_ledger_verifies, fund, position
 from tally.platform.exceptions import NotFoundError
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def sell(vendor: Account, settlement: Account, amount_minor: int) -> None:
             debit_account=vendor,
             credit_account=settlement,
             amount_minor=amount_minor,
-            code=TransferCode.CHARGE_SALE,
+            code=testing.SALE,
         )
 
 
@@ -100,7 +100,7 @@ def test_statement_pages_newest_first_with_running_balance(
     assert [(e.amount, e.balance_after) for e in second.entries] == [(-20, 970), (-10, 990)]
     assert [(e.amount, e.balance_after) for e in third.entries] == [(1_000, 1_000)]
     assert third.next_before_entry_id is None
-    assert first.entries[0].transfer.code == TransferCode.CHARGE_SALE
+    assert first.entries[0].transfer.code == testing.SALE
 
 
 def test_statement_of_a_system_account_has_no_running_balance(

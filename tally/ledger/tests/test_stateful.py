@@ -24,7 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tally.ledger import services
+from tally.ledger import services, testing
 from tally.ledger.exceptions import (
     IdempotencyKeyReusedError,
     InsufficientFundsError,
@@ -32,14 +32,14 @@ from tally.ledger.exceptions import (
     PendingTransferExpiredError,
     PostAmountExceedsPendingError,
 )
-from tally.ledger.models import Account, AccountKind, Transfer, TransferCode
-from tally.ledger.tests.helpers import assert_ledger_verifies, owner, position
+from tally.ledger.models import Account, Transfer
+from tally.ledger.testing import assert_ledger_verifies, owner, position
 
 OWNED = ("vendor", "other_vendor", "wallet")
 SYSTEM = {
-    "issuance": AccountKind.ISSUANCE,
-    "settlement": AccountKind.AIRTIME_SETTLEMENT,
-    "revenue": AccountKind.REVENUE,
+    "issuance": testing.ISSUANCE,
+    "settlement": testing.SETTLEMENT,
+    "revenue": testing.REVENUE,
 }
 NAMES = OWNED + tuple(SYSTEM)
 amounts = st.integers(min_value=1, max_value=400)
@@ -71,9 +71,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accounts: dict[str, Account] = {}
         with transaction.atomic():
             for name in OWNED:
-                kind = (
-                    AccountKind.CUSTOMER_WALLET if name == "wallet" else AccountKind.VENDOR_CREDIT
-                )
+                kind = testing.WALLET if name == "wallet" else testing.PREPAID
                 self.accounts[name] = services.account_get_or_create(
                     owner=owner(), kind=kind, currency=currency
                 )
@@ -107,7 +105,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 debit_account=self.accounts["issuance"],
                 credit_account=self.accounts[owned],
                 amount_minor=amount,
-                code=TransferCode.CREDIT_INCREASE,
+                code=testing.FUNDING,
                 now=self.now,
             )
         )
@@ -123,7 +121,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 debit_account=self.accounts[debit],
                 credit_account=self.accounts[credit],
                 amount_minor=amount,
-                code=TransferCode.ADJUSTMENT,
+                code=testing.ADJUSTMENT,
                 idempotency_key=key,
                 idempotency_scope=self.scope,
                 now=self.now,
@@ -159,7 +157,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 debit_account=self.accounts[debit],
                 credit_account=self.accounts[credit],
                 amount_minor=amount,
-                code=TransferCode.OFFER_ACTIVATION,
+                code=testing.ACTIVATION,
                 timeout_seconds=timeout,
                 now=self.now,
             )

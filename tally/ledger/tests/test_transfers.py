@@ -6,15 +6,15 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from tally.identity.models import Role
-from tally.ledger import selectors, services
+from tally.ledger import selectors, services, testing
 from tally.ledger.exceptions import (
     CurrencyMismatchError,
     InsufficientFundsError,
     InvalidAmountError,
     SameAccountError,
 )
-from tally.ledger.models import Account, AccountKind, Entry, Transfer, TransferCode, TransferKind
-from tally.ledger.tests.helpers import (
+from tally.ledger.models import Account, Entry, Transfer, TransferKind
+from tally.ledger.testing import (
     assert_ledger_verifies,
     fund,
     owned_account,
@@ -33,9 +33,9 @@ def sell(vendor: Account, settlement: Account, amount_minor: int, **extra: objec
             debit_account=vendor,
             credit_account=settlement,
             amount_minor=amount_minor,
-            code=TransferCode.CHARGE_SALE,
+            code=testing.SALE,
             **extra,
-        )
+        ).transfer
 
 
 def test_account_get_or_create_returns_one_floored_account_per_owner_kind_currency() -> None:
@@ -43,9 +43,9 @@ def test_account_get_or_create_returns_one_floored_account_per_owner_kind_curren
     user = owner()
     # when
     with transaction.atomic():
-        first = services.account_get_or_create(owner=user, kind=AccountKind.VENDOR_CREDIT)
-        again = services.account_get_or_create(owner=user, kind=AccountKind.VENDOR_CREDIT)
-        wallet = services.account_get_or_create(owner=user, kind=AccountKind.CUSTOMER_WALLET)
+        first = services.account_get_or_create(owner=user, kind=testing.PREPAID)
+        again = services.account_get_or_create(owner=user, kind=testing.PREPAID)
+        wallet = services.account_get_or_create(owner=user, kind=testing.WALLET)
     # then
     assert first.id == again.id
     assert wallet.id != first.id
@@ -60,8 +60,8 @@ def test_account_get_or_create_returns_one_floored_account_per_owner_kind_curren
 def test_system_accounts_are_single_unfloored_and_ownerless() -> None:
     # when
     with transaction.atomic():
-        first = services.account_system(kind=AccountKind.REVENUE)
-        again = services.account_system(kind=AccountKind.REVENUE)
+        first = services.account_system(kind=testing.REVENUE)
+        again = services.account_system(kind=testing.REVENUE)
     # then
     assert first.id == again.id
     assert first.owner_id is None
@@ -70,9 +70,9 @@ def test_system_accounts_are_single_unfloored_and_ownerless() -> None:
 
 def test_account_kinds_cannot_be_mixed_up() -> None:
     with transaction.atomic(), pytest.raises(ValueError, match="system account kind"):
-        services.account_get_or_create(owner=owner(), kind=AccountKind.ISSUANCE)
+        services.account_get_or_create(owner=owner(), kind=testing.ISSUANCE)
     with transaction.atomic(), pytest.raises(ValueError, match="owned account kind"):
-        services.account_system(kind=AccountKind.VENDOR_CREDIT)
+        services.account_system(kind=testing.PREPAID)
     assert Account.objects.count() == 0
 
 
@@ -87,7 +87,7 @@ def test_transfer_moves_exact_amounts_and_writes_two_entries(
     assert position(vendor_credit) == (5_450, 0, 5_450)
     assert position(settlement) == (4_550, 0, 4_550)
     assert (transfer.kind, transfer.amount, transfer.reference) == (
-        TransferKind.POSTED,
+        TransferKind.IMMEDIATE,
         4_550,
         "sale-1",
     )
@@ -118,8 +118,8 @@ def test_transfer_between_two_owned_accounts_updates_both_rows(
             debit_account=vendor_credit,
             credit_account=wallet,
             amount_minor=250,
-            code=TransferCode.CUSTOMER_CREDIT,
-        )
+            code=testing.PAYMENT,
+        ).transfer
     # then
     assert position(vendor_credit) == (750, 0, 750)
     assert position(wallet) == (250, 0, 250)
@@ -162,8 +162,8 @@ def test_failed_transfer_leaves_nothing_even_when_the_caller_carries_on(
     vendor_credit: Account, wallet: Account, settlement: Account
 ) -> None:
     # given: the credit side (lower id) is updated before the debit side is refused
-    credit = owned_account(AccountKind.CUSTOMER_WALLET)
-    debit = owned_account(AccountKind.VENDOR_CREDIT)
+    credit = owned_account(testing.WALLET)
+    debit = owned_account(testing.PREPAID)
     assert credit.id < debit.id
     fund(debit, 100)
     before = row_counts()
@@ -174,7 +174,7 @@ def test_failed_transfer_leaves_nothing_even_when_the_caller_carries_on(
                 debit_account=debit,
                 credit_account=credit,
                 amount_minor=101,
-                code=TransferCode.CUSTOMER_CREDIT,
+                code=testing.PAYMENT,
             )
         fund(vendor_credit, 1)
     # then: the savepoint undid the credit side and the transfer row
@@ -212,7 +212,7 @@ def test_transfer_between_currencies_is_refused(vendor_credit: Account) -> None:
     # given
     with transaction.atomic():
         euros = services.account_get_or_create(
-            owner=owner(Role.CUSTOMER), kind=AccountKind.CUSTOMER_WALLET, currency="EUR"
+            owner=owner(Role.CUSTOMER), kind=testing.WALLET, currency="EUR"
         )
     fund(vendor_credit, 100)
     before = row_counts()
@@ -234,7 +234,7 @@ def test_services_refuse_to_run_outside_a_transaction(
             debit_account=vendor_credit,
             credit_account=settlement,
             amount_minor=1,
-            code=TransferCode.CHARGE_SALE,
+            code=testing.SALE,
         )
     assert position(vendor_credit) == (0, 0, 0)
     assert row_counts() == (0, 0)
@@ -280,7 +280,7 @@ def test_check_constraint_refuses_a_non_positive_transfer_amount(
         cursor.execute(
             "INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,"
             " amount, reference, metadata, idempotency_scope, created_at)"
-            " VALUES (gen_random_uuid(), 'posted', 'charge_sale', %s, %s, 0, '', '{}', '', now())",
+            " VALUES (gen_random_uuid(), 'immediate', 'test_sale', %s, %s, 0, '', '{}', '', now())",
             [vendor_credit.id, settlement.id],
         )
     assert row_counts() == before

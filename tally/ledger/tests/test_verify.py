@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from tally.ledger import services
-from tally.ledger.models import Account, Entry, Transfer, TransferCode
-from tally.ledger.tests.helpers import fund
+from tally.ledger import services, testing
+from tally.ledger.models import Account, Entry, Transfer
+from tally.ledger.testing import fund
 from tally.ledger.verification import CHECKS, VerificationReport, ledger_verify
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,8 @@ def give(debit: Account, credit: Account, amount_minor: int) -> Transfer:
             debit_account=debit,
             credit_account=credit,
             amount_minor=amount_minor,
-            code=TransferCode.CUSTOMER_CREDIT,
-        )
+            code=testing.PAYMENT,
+        ).transfer
 
 
 def tamper(sql: str, params: list[object]) -> None:
@@ -52,7 +52,7 @@ def busy_ledger(vendor_credit: Account, wallet: Account, settlement: Account) ->
                 debit_account=wallet,
                 credit_account=settlement,
                 amount_minor=amount,
-                code=TransferCode.OFFER_ACTIVATION,
+                code=testing.ACTIVATION,
             )
             if outcome == "post":
                 services.transfer_post_pending(pending=pending, amount_minor=60)
@@ -84,7 +84,7 @@ def test_verify_catches_a_corrupted_balance(busy_ledger: Transfer, wallet: Accou
     assert problems["account_balances"] == [
         {
             "account_id": wallet.id,
-            "kind": "customer_wallet",
+            "kind": "test_wallet",
             "owner_id": str(wallet.owner_id),
             "stored_balance": 241,
             "entries_sum": 240,
@@ -104,7 +104,7 @@ def test_verify_catches_a_missing_entry(busy_ledger: Transfer, wallet: Account) 
     # then
     problems = failed(report)
     assert problems["transfer_entries"] == [
-        {"transfer_id": str(busy_ledger.id), "kind": "posted", "amount": 300, "entries": 1}
+        {"transfer_id": str(busy_ledger.id), "kind": "immediate", "amount": 300, "entries": 1}
     ]
     assert problems["account_balances"][0]["account_id"] == wallet.id
     assert problems["zero_sum"] == [{"entries_total": -300, "balances_total": 0}]
@@ -145,7 +145,7 @@ def test_verify_catches_a_wrong_pending_total(busy_ledger: Transfer, wallet: Acc
         "pending_debits": [
             {
                 "account_id": wallet.id,
-                "kind": "customer_wallet",
+                "kind": "test_wallet",
                 "owner_id": str(wallet.owner_id),
                 "stored_pending_debits": 0,
                 "open_pending_sum": 25,
@@ -238,7 +238,7 @@ def test_verify_catches_entries_whose_transfer_vanished(
             " amount, reference, metadata, idempotency_scope, created_at)"
             " SELECT gen_random_uuid(), kind, code, debit_account_id, credit_account_id,"
             " amount, 'replacement', metadata, '', now() FROM ledger_transfer"
-            " WHERE kind = 'posted' LIMIT 1"
+            " WHERE kind = 'immediate' LIMIT 1"
         )
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     # when
