@@ -16,19 +16,19 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import User, VendorProfile
 from tally.identity.services import actor_require_admin_or_active_vendor
 from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
-from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.ledger.models import Account
-from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT, CHARGE_SALE
 from tally.platform.audit.services import audit_record
-from tally.platform.db import transaction_own_or_join
+from tally.platform.db import use_case_transaction
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
+from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT, CHARGE_SALE
 from tally.topups.lock_objects import phone_number_lock
 from tally.topups.models import ChargeSale, PhoneNumber
 
@@ -122,31 +122,33 @@ def charge_sale_create(
     find the two accounts; the ledger transfer (one statement); the sale row with the
     number's registration (one statement).
 
-    Locks: the vendor's credit account row (by the ledger's conditional update, until
+    Runs in its use case's transaction (``use_case_transaction``): its own, or the
+    idempotency layer's, joined without a savepoint (a refused sale has written nothing:
+    the ledger statement refuses before any row is written).
+
+    Locks: the vendor's prepaid account row (by the ledger's conditional update, until
     commit), the phone number row FOR KEY SHARE, a shared advisory lock on the settlement
     account. Enqueues nothing.
     """
     if not vendor.is_active:
         raise VendorInactiveError()
-    credit_account, settlement_account = ledger_selectors.account_pair_find(
+    prepaid_account, settlement_account = ledger_selectors.account_pair_find(
         owner_id=vendor.user_id,
         kind=VENDOR_PREPAID,
         system_kind=AIRTIME_SETTLEMENT,
     )
-    if credit_account is None:
+    if prepaid_account is None:
         # Never credited: nothing to spend (amounts are positive), and nothing is created.
         raise InsufficientFundsError()
-    # A refused sale has written nothing (the ledger statement refuses before any row is
-    # written), so inside a caller's transaction it needs no savepoint of its own; only the
-    # very first sale, which creates the settlement account, takes one.
-    with transaction_own_or_join() if settlement_account else transaction.atomic():
+    with use_case_transaction():
         if settlement_account is None:
+            # The very first sale creates the settlement account.
             settlement_account = ledger.account_system(kind=AIRTIME_SETTLEMENT)
         return _charge_sale_write(
             vendor=vendor,
             phone_number=phone_number,
             amount_minor=amount_minor,
-            credit_account=credit_account,
+            prepaid_account=prepaid_account,
             settlement_account=settlement_account,
         )
 
@@ -156,20 +158,20 @@ def _charge_sale_write(
     vendor: VendorProfile,
     phone_number: str,
     amount_minor: int,
-    credit_account: Account,
+    prepaid_account: Account,
     settlement_account: Account,
 ) -> ChargeSaleResult:
     now = timezone.now()
     sale_id = uuid.uuid4()
     posted = ledger.transfer_create(
-        debit_account=credit_account,
+        debit_account=prepaid_account,
         credit_account=settlement_account,
         amount_minor=amount_minor,
         code=CHARGE_SALE,
         reference=str(sale_id),
         now=now,
     )
-    number = _sale_insert(
+    phone = _sale_insert(
         sale_id=sale_id,
         vendor_id=vendor.user_id,
         number=phone_number,
@@ -177,19 +179,16 @@ def _charge_sale_write(
         transfer_id=posted.transfer.id,
         now=now,
     )
-    sale = ChargeSale(
-        id=sale_id,
-        vendor=vendor,
-        phone_number=number,
-        amount=amount_minor,
-        transfer=posted.transfer,
-        created_at=now,
+    # The row as the statement wrote it; its relations are the objects already in hand.
+    sale = ChargeSale.from_db(
+        connection.alias,
+        ["id", "vendor_id", "phone_number_id", "amount", "transfer_id", "created_at"],
+        [sale_id, vendor.user_id, phone.id, amount_minor, posted.transfer.id, now],
     )
-    sale._state.adding = False
-    sale._state.db = connection.alias
+    sale.vendor, sale.phone_number, sale.transfer = vendor, phone, posted.transfer
     # Our debit holds the account row until commit, so this is exactly the balance it left.
     return ChargeSaleResult(
-        sale=sale, remaining_credit_minor=posted.balances_after[credit_account.id]
+        sale=sale, remaining_credit_minor=posted.balances_after[prepaid_account.id]
     )
 
 

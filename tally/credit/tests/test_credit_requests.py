@@ -10,11 +10,12 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tally.credit import selectors, services
+from tally.credit.ledger_vocabulary import CREDIT_REQUEST
 from tally.credit.models import CreditRequest, CreditRequestStatus
 from tally.identity.models import VendorProfile
 from tally.identity.tests.factories import AdminFactory, VendorFactory
 from tally.identity.tests.fixtures import authenticate
-from tally.ledger.models import Transfer, TransferCode
+from tally.ledger.models import Transfer
 from tally.ledger.verification import ledger_verify
 from tally.platform.outbox.models import OutboxMessage
 from tally.platform.testing.race import run_concurrently, wait_until
@@ -91,7 +92,7 @@ def test_approval_is_accepted_then_credited_once_by_the_worker(celery_worker: An
     wait_for_status(credit_request, CreditRequestStatus.APPROVED)
     assert admin.get(f"/api/v1/credit-requests/{created['id']}/").json()["status"] == "approved"
     assert balance_of(vendor) == 25000
-    assert Transfer.objects.filter(code=TransferCode.CREDIT_REQUEST).count() == 1
+    assert Transfer.objects.filter(code=CREDIT_REQUEST).count() == 1
     assert ledger_verify().ok
 
 
@@ -124,7 +125,7 @@ def test_twenty_concurrent_approvals_over_http_and_admin_credit_once(celery_work
     wait_for_status(credit_request, CreditRequestStatus.APPROVED)
     wait_until(lambda: OutboxMessage.objects.filter(processed_at__isnull=False).exists())
     assert OutboxMessage.objects.count() == 1
-    assert Transfer.objects.filter(code=TransferCode.CREDIT_REQUEST).count() == 1
+    assert Transfer.objects.filter(code=CREDIT_REQUEST).count() == 1
     assert balance_of(vendor) == 7000
     assert ledger_verify().ok
 
@@ -149,7 +150,7 @@ def test_redelivered_credit_job_credits_once() -> None:
     credit_request.refresh_from_db()
     assert credit_request.status == CreditRequestStatus.APPROVED
     assert balance_of(vendor) == 1234
-    assert Transfer.objects.filter(code=TransferCode.CREDIT_REQUEST).count() == 1
+    assert Transfer.objects.filter(code=CREDIT_REQUEST).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -172,7 +173,7 @@ def test_two_messages_for_one_request_still_credit_once() -> None:
         services.credit_request_credit.apply(kwargs={"message_id": message.id, **message.payload})
     # then
     assert balance_of(vendor) == 500
-    assert Transfer.objects.filter(code=TransferCode.CREDIT_REQUEST).count() == 1
+    assert Transfer.objects.filter(code=CREDIT_REQUEST).count() == 1
 
 
 @pytest.mark.django_db

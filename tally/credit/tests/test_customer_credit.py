@@ -5,29 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import transaction
 from rest_framework.test import APIClient
 
 from tally.credit.models import CustomerCreditOperation, OperationStatus
+from tally.credit.testing import customer_wallet_balance, vendor_fund, vendor_prepaid_balance
 from tally.identity.tests.factories import CustomerFactory, VendorFactory
 from tally.identity.tests.fixtures import authenticate
-from tally.ledger import selectors as ledger_selectors
-from tally.ledger import services as ledger
-from tally.ledger.models import Account, AccountKind, TransferCode
 from tally.ledger.verification import ledger_verify
 from tally.platform.testing.race import wait_until
-
-
-def fund(vendor: Any, amount_minor: int) -> None:
-    with transaction.atomic():
-        ledger.transfer_create(
-            debit_account=ledger.account_system(kind=AccountKind.ISSUANCE),
-            credit_account=ledger.account_get_or_create(
-                owner=vendor.user, kind=AccountKind.VENDOR_CREDIT
-            ),
-            amount_minor=amount_minor,
-            code=TransferCode.CREDIT_INCREASE,
-        )
 
 
 def wait_done(client: APIClient, location: str) -> dict:
@@ -38,15 +23,10 @@ def wait_done(client: APIClient, location: str) -> dict:
     return wait_until(finished, message="operation stayed pending")
 
 
-def wallet_balance(customer: Any) -> int:
-    account = Account.objects.filter(owner=customer.user, kind=AccountKind.CUSTOMER_WALLET).first()
-    return 0 if account is None else ledger_selectors.account_balance(account=account).balance
-
-
 def test_vendor_credits_a_customer_wallet(celery_worker: Any) -> None:
     # given
     vendor, customer = VendorFactory(), CustomerFactory()
-    fund(vendor, 10000)
+    vendor_fund(vendor, 10000)
     client = authenticate(APIClient(), vendor.user)
     # when
     response = client.post(f"/api/v1/customers/{customer.user_id}/credit/", {"amount": "40.00"})
@@ -56,24 +36,19 @@ def test_vendor_credits_a_customer_wallet(celery_worker: Any) -> None:
     done = wait_done(client, response["Location"])
     assert done["status"] == "succeeded"
     assert done["transfer_id"]
-    assert wallet_balance(customer) == 4000
-    assert (
-        ledger_selectors.account_balance(
-            account=Account.objects.get(owner=vendor.user, kind=AccountKind.VENDOR_CREDIT)
-        ).balance
-        == 6000
-    )
+    assert customer_wallet_balance(customer) == 4000
+    assert vendor_prepaid_balance(vendor) == 6000
     assert ledger_verify().ok
 
 
 def test_insufficient_credit_fails_the_operation_with_its_reason(celery_worker: Any) -> None:
     vendor, customer = VendorFactory(), CustomerFactory()
-    fund(vendor, 100)
+    vendor_fund(vendor, 100)
     client = authenticate(APIClient(), vendor.user)
     response = client.post(f"/api/v1/customers/{customer.user_id}/credit/", {"amount": "2.00"})
     done = wait_done(client, response["Location"])
     assert (done["status"], done["failure_code"]) == ("failed", "insufficient_funds")
-    assert wallet_balance(customer) == 0
+    assert customer_wallet_balance(customer) == 0
     assert CustomerCreditOperation.objects.get().status == OperationStatus.FAILED
     assert ledger_verify().ok
 

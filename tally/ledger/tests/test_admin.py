@@ -26,15 +26,15 @@ def test_ledger_pages_list_and_search(staff: Client, vendor_credit: Account) -> 
     # when
     accounts = staff.get("/admin/ledger/account/", {"q": email})
     transfers = staff.get("/admin/ledger/transfer/", {"q": email})
-    entries = staff.get("/admin/ledger/entry/", {"q": "vendor_credit"})
-    by_kind = staff.get("/admin/ledger/account/", {"q": "issuance"})
+    entries = staff.get("/admin/ledger/entry/", {"q": "test_prepaid"})
+    by_kind = staff.get("/admin/ledger/account/", {"q": "test_issuance"})
     nothing = staff.get("/admin/ledger/transfer/", {"q": "no-such-reference"})
     # then
     assert accounts.status_code == transfers.status_code == entries.status_code == 200
     assert list(accounts.context["cl"].result_list) == [vendor_credit]
     assert list(transfers.context["cl"].result_list) == [transfer]
     assert [entry.account_id for entry in entries.context["cl"].result_list] == [vendor_credit.id]
-    assert [account.kind for account in by_kind.context["cl"].result_list] == ["issuance"]
+    assert [account.kind for account in by_kind.context["cl"].result_list] == ["test_issuance"]
     assert list(nothing.context["cl"].result_list) == []
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tally.credit.testing import vendor_fund
 from tally.identity.models import User, VendorProfile
 from tally.topups import services
 from tally.topups.models import ChargeSale
-from tally.topups.tests.helpers import credit_vendor
 
 pytestmark = pytest.mark.django_db
 
 
 def test_sales_are_listed_searchable_and_read_only(admin_user: User, vendor: VendorProfile) -> None:
     # given
-    credit_vendor(vendor, 5_00)
+    vendor_fund(vendor, 5_00)
     sale = services.charge_sale_create(
         vendor=vendor, phone_number="+14155550123", amount_minor=1_00
     ).sale

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from tally.credit.testing import vendor_fund, vendor_prepaid_balance
 from tally.identity.models import VendorProfile
 from tally.identity.tests.factories import VendorFactory
 from tally.identity.tests.fixtures import authenticate
 from tally.topups import services
 from tally.topups.models import ChargeSale
-from tally.topups.tests.helpers import credit_balance, credit_vendor, row_counts
+from tally.topups.tests.helpers import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
 
 def test_vendor_sells_a_charge(vendor_client: APIClient, vendor: VendorProfile) -> None:
     # given
-    credit_vendor(vendor, 500_00)
+    vendor_fund(vendor, 500_00)
     # when: any common notation of the number is accepted
     response = sell(vendor_client, vendor, {"phone_number": "(415) 555-0123", "amount": "50.00"})
     # then
@@ -61,13 +62,13 @@ def test_vendor_sells_a_charge(vendor_client: APIClient, vendor: VendorProfile) 
         "transfer": str(sale.transfer_id),
         "created_at": body["created_at"],
     }
-    assert credit_balance(vendor) == 450_00
+    assert vendor_prepaid_balance(vendor) == 450_00
 
 
 def test_json_numbers_with_two_places_are_exact(
     vendor_client: APIClient, vendor: VendorProfile
 ) -> None:
-    credit_vendor(vendor, 1_00)
+    vendor_fund(vendor, 1_00)
     response = sell(vendor_client, vendor, {"phone_number": NUMBER, "amount": 0.29})
     assert response.status_code == 201
     assert response.json()["amount"] == "0.29"
@@ -106,7 +107,7 @@ def test_bad_amounts_are_400_and_change_nothing(
     vendor_client: APIClient, vendor: VendorProfile, amount: Any
 ) -> None:
     # given
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     before = row_counts()
     # when
     response = sell(vendor_client, vendor, {"phone_number": NUMBER, "amount": amount})
@@ -114,7 +115,7 @@ def test_bad_amounts_are_400_and_change_nothing(
     body = assert_problem(response, 400, "validation_error")
     assert [error["field"] for error in body["errors"]] == ["amount"]
     assert row_counts() == before
-    assert credit_balance(vendor) == 10_00
+    assert vendor_prepaid_balance(vendor) == 10_00
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_bad_amounts_are_400_and_change_nothing(
 def test_bad_phone_numbers_are_400_and_change_nothing(
     vendor_client: APIClient, vendor: VendorProfile, phone_number: Any
 ) -> None:
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     before = row_counts()
     response = sell(vendor_client, vendor, {"phone_number": phone_number, "amount": "1.00"})
     body = assert_problem(response, 400, "validation_error")
@@ -154,16 +155,16 @@ def test_malformed_json_is_400(vendor_client: APIClient, vendor: VendorProfile) 
 def test_insufficient_credit_is_422_and_changes_nothing(
     vendor_client: APIClient, vendor: VendorProfile
 ) -> None:
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     before = row_counts()
     response = sell(vendor_client, vendor, {"phone_number": NUMBER, "amount": "10.01"})
     assert_problem(response, 422, "insufficient_funds")
     assert row_counts() == before
-    assert credit_balance(vendor) == 10_00
+    assert vendor_prepaid_balance(vendor) == 10_00
 
 
 def test_inactive_vendor_is_422_vendor_inactive(inactive_vendor: VendorProfile) -> None:
-    credit_vendor(inactive_vendor, 10_00)
+    vendor_fund(inactive_vendor, 10_00)
     before = row_counts()
     client = authenticate(APIClient(), inactive_vendor.user)
     response = sell(client, inactive_vendor, {"phone_number": NUMBER, "amount": "1.00"})
@@ -175,7 +176,7 @@ def test_unknown_and_other_vendors_ids_are_404(
     vendor_client: APIClient, vendor: VendorProfile
 ) -> None:
     other = VendorFactory()
-    credit_vendor(other, 10_00)
+    vendor_fund(other, 10_00)
     before = row_counts()
     unknown = f"/api/v1/vendors/{'0' * 8}-0000-4000-8000-{'0' * 12}/charges/"
     body = {"phone_number": NUMBER, "amount": "1.00"}
@@ -197,7 +198,7 @@ def test_replayed_sale_with_an_idempotency_key_sells_once(
     vendor_client: APIClient, vendor: VendorProfile
 ) -> None:
     # given
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     body = {"phone_number": NUMBER, "amount": "3.00"}
     first = sell(vendor_client, vendor, body, **{"Idempotency-Key": "sale-1"})
     # when
@@ -207,13 +208,13 @@ def test_replayed_sale_with_an_idempotency_key_sells_once(
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert ChargeSale.objects.count() == 1
-    assert credit_balance(vendor) == 7_00
+    assert vendor_prepaid_balance(vendor) == 7_00
     # and the same key with another body is refused, changing nothing
     before = row_counts()
     other = sell(vendor_client, vendor, {**body, "amount": "4.00"}, **{"Idempotency-Key": "sale-1"})
     assert_problem(other, 422, "idempotency_key_reused")
     assert row_counts() == before
-    assert credit_balance(vendor) == 7_00
+    assert vendor_prepaid_balance(vendor) == 7_00
 
 
 # --- histories --------------------------------------------------------------------------
@@ -249,10 +250,10 @@ def test_vendor_history_is_newest_first_in_non_overlapping_cursor_pages(
     vendor_client: APIClient, admin_client: APIClient, vendor: VendorProfile
 ) -> None:
     # given: seven sales of the vendor, and one of another vendor
-    credit_vendor(vendor, 100_00)
+    vendor_fund(vendor, 100_00)
     ids = _sell_directly(vendor, 7)
     other = VendorFactory()
-    credit_vendor(other, 1_00)
+    vendor_fund(other, 1_00)
     _sell_directly(other, 1)
     # when
     pages = _walk(vendor_client, f"{charges_url(vendor)}?page_size=3")
@@ -264,7 +265,7 @@ def test_vendor_history_is_newest_first_in_non_overlapping_cursor_pages(
 
 
 def test_history_items_have_the_sale_shape(vendor_client: APIClient, vendor: VendorProfile) -> None:
-    credit_vendor(vendor, 5_00)
+    vendor_fund(vendor, 5_00)
     sale = services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=2_50).sale
     item = vendor_client.get(charges_url(vendor)).json()["results"][0]
     assert item == {
@@ -287,8 +288,8 @@ def test_admin_cross_vendor_history_filters_by_vendor_and_number(
 ) -> None:
     # given: two vendors selling to two numbers
     other = VendorFactory()
-    credit_vendor(vendor, 100_00)
-    credit_vendor(other, 100_00)
+    vendor_fund(vendor, 100_00)
+    vendor_fund(other, 100_00)
     a1 = _sell_directly(vendor, 2, NUMBER)
     b1 = _sell_directly(other, 1, NUMBER)
     a2 = _sell_directly(vendor, 1, "+14155550124")

@@ -15,18 +15,14 @@ import httpx
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from tally.credit.testing import vendor_fund, vendor_prepaid_balance
 from tally.identity.models import User, VendorProfile
 from tally.identity.tests.factories import VendorFactory
 from tally.ledger.models import Transfer
+from tally.ledger.testing import assert_ledger_verifies
 from tally.platform.testing.live_server import live_server_run
 from tally.topups.models import ChargeSale
-from tally.topups.tests.helpers import (
-    assert_ledger_verifies,
-    credit_balance,
-    credit_vendor,
-    row_counts,
-    settlement_balance,
-)
+from tally.topups.tests.helpers import row_counts, settlement_balance
 from tally.topups.tests.http_clients import post_json_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +52,7 @@ def test_twice_as_many_attempts_as_credit_from_several_processes_sell_exactly_n(
 ) -> None:
     # given: credit for exactly SALES sales of 1.00
     vendor = VendorFactory()
-    credit_vendor(vendor, SALES * 1_00)
+    vendor_fund(vendor, SALES * 1_00)
     attempts = 2 * SALES
     per_process = attempts // CLIENT_PROCESSES
     context = multiprocessing.get_context("spawn")
@@ -96,7 +92,7 @@ def test_twice_as_many_attempts_as_credit_from_several_processes_sell_exactly_n(
     assert remaining == sorted(f"{left}.00" for left in range(SALES))
     # and the books agree
     assert ChargeSale.objects.filter(vendor=vendor).count() == SALES
-    assert credit_balance(vendor) == 0
+    assert vendor_prepaid_balance(vendor) == 0
     assert settlement_balance() == SALES * 1_00
     assert_ledger_verifies()
 
@@ -104,7 +100,7 @@ def test_twice_as_many_attempts_as_credit_from_several_processes_sell_exactly_n(
 def test_one_idempotency_key_replayed_concurrently_sells_once(base_url: str) -> None:
     # given
     vendor = VendorFactory()
-    credit_vendor(vendor, 100_00)
+    vendor_fund(vendor, 100_00)
     url = charges_url(base_url, vendor)
     headers = {**bearer(vendor.user), "Idempotency-Key": "till-7-sale-1"}
     sale = {"phone_number": "+14155550123", "amount": "12.50"}
@@ -146,7 +142,7 @@ def test_one_idempotency_key_replayed_concurrently_sells_once(base_url: str) -> 
     )
     assert sum(1 for _, _, replayed in answers if replayed == "true") == REPLAYS - 1
     assert set(in_progress_answers) <= {"1"}
-    assert credit_balance(vendor) == 87_50
+    assert vendor_prepaid_balance(vendor) == 87_50
 
     # when: the same key with a different body
     before = row_counts()
@@ -158,5 +154,5 @@ def test_one_idempotency_key_replayed_concurrently_sells_once(base_url: str) -> 
     assert response.json()["code"] == "idempotency_key_reused"
     assert row_counts() == before
     assert Transfer.objects.count() == transfers
-    assert credit_balance(vendor) == 87_50
+    assert vendor_prepaid_balance(vendor) == 87_50
     assert_ledger_verifies()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from tally.credit.testing import vendor_fund
 from tally.identity.models import VendorProfile
 from tally.identity.tests.factories import (
     AdminFactory,
@@ -20,7 +21,7 @@ from tally.identity.tests.fixtures import authenticate
 from tally.topups import services
 from tally.topups.models import PhoneNumber
 from tally.topups.tests.factories import PhoneNumberFactory
-from tally.topups.tests.helpers import credit_vendor, row_counts
+from tally.topups.tests.helpers import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def world() -> World:
     vendor = VendorFactory()
     other_vendor = VendorFactory()
     inactive_vendor = VendorFactory(inactive=True)
-    credit_vendor(vendor, 100_00)
+    vendor_fund(vendor, 100_00)
     phone = services.phone_number_create(actor=vendor.user, number=OWN_NUMBER, label="shop")
     inactive_phone = PhoneNumberFactory(number=INACTIVE_NUMBER, created_by=inactive_vendor.user)
     return World(
@@ -180,7 +181,7 @@ def _listed(client: APIClient, url: str) -> set[str]:
 def test_vendors_see_the_numbers_they_registered_or_sold_to(world: World) -> None:
     # given: the other vendor sells to the vendor's number and registers one of its own;
     # an admin registers a third number nobody sells to
-    credit_vendor(world.other_vendor, 10_00)
+    vendor_fund(world.other_vendor, 10_00)
     services.charge_sale_create(
         vendor=world.other_vendor, phone_number=OWN_NUMBER, amount_minor=1_00
     )
@@ -225,7 +226,7 @@ def test_vendors_see_the_numbers_they_registered_or_sold_to(world: World) -> Non
 
 def test_vendors_read_only_their_own_sales(world: World) -> None:
     # given
-    credit_vendor(world.other_vendor, 10_00)
+    vendor_fund(world.other_vendor, 10_00)
     mine = services.charge_sale_create(
         vendor=world.vendor, phone_number=OWN_NUMBER, amount_minor=1_00
     ).sale

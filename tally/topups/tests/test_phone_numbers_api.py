@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from tally.credit.testing import vendor_fund
 from tally.identity.models import VendorProfile
 from tally.platform.audit.models import AuditEvent
 from tally.topups import services
 from tally.topups.models import PhoneNumber
-from tally.topups.tests.helpers import credit_vendor, row_counts
+from tally.topups.tests.helpers import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def test_a_number_with_sales_cannot_be_deleted_or_renumbered(
     vendor_client: APIClient, vendor: VendorProfile
 ) -> None:
     # given
-    credit_vendor(vendor, 1_00)
+    vendor_fund(vendor, 1_00)
     sale = services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00).sale
     detail = f"{URL}{sale.phone_number_id}/"
     before = row_counts()

@@ -10,24 +10,23 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
+from tally.credit.testing import vendor_fund, vendor_prepaid_balance
 from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import User, VendorProfile
 from tally.identity.tests.factories import AdminFactory, CustomerFactory, VendorFactory
 from tally.ledger.exceptions import InsufficientFundsError
-from tally.ledger.models import AccountKind, Entry, TransferCode, TransferKind
+from tally.ledger.models import Entry, TransferKind
+from tally.ledger.testing import assert_ledger_verifies
 from tally.platform.audit.models import AuditEvent
+from tally.platform.db import use_case_transaction
 from tally.platform.exceptions import PermissionDeniedError
 from tally.topups import services
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
+from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT, CHARGE_SALE
 from tally.topups.models import ChargeSale, PhoneNumber
 from tally.topups.tests.factories import PhoneNumberFactory
-from tally.topups.tests.helpers import (
-    assert_ledger_verifies,
-    credit_balance,
-    credit_vendor,
-    row_counts,
-    settlement_balance,
-)
+from tally.topups.tests.helpers import row_counts, settlement_balance
 
 NUMBER = "+14155550123"
 
@@ -37,27 +36,27 @@ def test_sale_debits_exactly_the_amount_and_credits_airtime_settlement(
     vendor: VendorProfile,
 ) -> None:
     # given
-    credit_vendor(vendor, 100_00)
+    vendor_fund(vendor, 100_00)
     # when
     result = services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=45_00)
     # then: the money moved exactly once, from the vendor to airtime settlement
     assert result.remaining_credit_minor == 55_00
-    assert credit_balance(vendor) == 55_00
+    assert vendor_prepaid_balance(vendor) == 55_00
     assert settlement_balance() == 45_00
     sale = ChargeSale.objects.select_related("transfer", "phone_number").get()
     assert sale == result.sale
     assert (sale.vendor_id, sale.amount, sale.phone_number.number) == (vendor.pk, 45_00, NUMBER)
     transfer = sale.transfer
     assert (transfer.kind, transfer.code, transfer.amount) == (
-        TransferKind.POSTED,
-        TransferCode.CHARGE_SALE,
+        TransferKind.IMMEDIATE,
+        CHARGE_SALE,
         45_00,
     )
     assert transfer.reference == str(sale.id)
     assert transfer.created_at == sale.created_at
     assert transfer.debit_account.owner_id == vendor.user_id
-    assert transfer.debit_account.kind == AccountKind.VENDOR_CREDIT
-    assert transfer.credit_account.kind == AccountKind.AIRTIME_SETTLEMENT
+    assert transfer.debit_account.kind == VENDOR_PREPAID
+    assert transfer.credit_account.kind == AIRTIME_SETTLEMENT
     debit_entry = Entry.objects.get(transfer=transfer, amount__lt=0)
     assert (debit_entry.amount, debit_entry.balance_after) == (-45_00, 55_00)
     # and the number was registered, by the vendor
@@ -69,7 +68,7 @@ def test_sale_debits_exactly_the_amount_and_credits_airtime_settlement(
 @pytest.mark.django_db
 def test_sales_to_a_known_number_reuse_it(vendor: VendorProfile) -> None:
     # given
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     existing = PhoneNumberFactory(number=NUMBER, label="front desk")
     # when
     services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00)
@@ -79,28 +78,28 @@ def test_sales_to_a_known_number_reuse_it(vendor: VendorProfile) -> None:
     assert set(ChargeSale.objects.values_list("phone_number_id", flat=True)) == {existing.id}
     existing.refresh_from_db()
     assert existing.label == "front desk"  # a sale never touches the registry entry
-    assert credit_balance(vendor) == 7_00
+    assert vendor_prepaid_balance(vendor) == 7_00
 
 
 @pytest.mark.django_db
 def test_a_sale_of_the_whole_credit_leaves_exactly_zero(vendor: VendorProfile) -> None:
-    credit_vendor(vendor, 30_00)
+    vendor_fund(vendor, 30_00)
     result = services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=30_00)
     assert result.remaining_credit_minor == 0
-    assert credit_balance(vendor) == 0
+    assert vendor_prepaid_balance(vendor) == 0
 
 
 @pytest.mark.django_db
 def test_insufficient_funds_writes_nothing(vendor: VendorProfile) -> None:
     # given
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     before = row_counts()
     # when: one cent more than the credit, to a number not registered yet
     with pytest.raises(InsufficientFundsError):
         services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=10_01)
     # then: no sale, no transfer, no entry, no number; the balances are untouched
     assert row_counts() == before
-    assert credit_balance(vendor) == 10_00
+    assert vendor_prepaid_balance(vendor) == 10_00
     assert settlement_balance() == 0
     assert_ledger_verifies()
 
@@ -120,26 +119,26 @@ def test_inactive_vendor_is_refused_and_nothing_is_written(
     inactive_vendor: VendorProfile,
 ) -> None:
     # given: credit issued while it was active, then an admin deactivated it
-    credit_vendor(inactive_vendor, 10_00)
+    vendor_fund(inactive_vendor, 10_00)
     before = row_counts()
     # when / then
     with pytest.raises(VendorInactiveError):
         services.charge_sale_create(vendor=inactive_vendor, phone_number=NUMBER, amount_minor=1_00)
     assert row_counts() == before
-    assert credit_balance(inactive_vendor) == 10_00
+    assert vendor_prepaid_balance(inactive_vendor) == 10_00
 
 
 @pytest.mark.django_db
 def test_a_sale_costs_few_statements(vendor: VendorProfile) -> None:
     # given: the accounts and the number exist (the steady state of a busy vendor)
-    credit_vendor(vendor, 10_00)
+    vendor_fund(vendor, 10_00)
     services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00)
-    # when
-    with CaptureQueriesContext(connection) as queries:
+    # when: inside the idempotency layer's use-case transaction, as every keyed request
+    with use_case_transaction(), CaptureQueriesContext(connection) as queries:
         services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00)
     # then: one statement to find both accounts, one for the whole ledger transfer (the
     # guarded balance update, the settlement lock, the transfer and its entries), one for
-    # the sale with its number registered-or-found. No savepoint inside the caller's
+    # the sale with its number registered-or-found. No savepoint inside the use case's
     # transaction; in a request without one, the use case's own BEGIN and COMMIT.
     statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
     assert statements == [
@@ -154,7 +153,7 @@ def test_concurrent_first_sales_register_the_number_once() -> None:
     # given: eight vendors with credit, one number nobody has used yet
     vendors = [VendorFactory() for _ in range(8)]
     for vendor in vendors:
-        credit_vendor(vendor, 5_00)
+        vendor_fund(vendor, 5_00)
     barrier = threading.Barrier(len(vendors))
 
     def sell(vendor: VendorProfile) -> int:
@@ -252,7 +251,7 @@ def test_delete_of_a_number_with_sales_is_refused_and_deletes_nothing(
     vendor: VendorProfile,
 ) -> None:
     # given
-    credit_vendor(vendor, 1_00)
+    vendor_fund(vendor, 1_00)
     sale = services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00).sale
     before = row_counts()
     # when / then
@@ -288,7 +287,7 @@ def test_update_changes_label_and_number_but_never_renumbers_a_sold_to_number(
     event = AuditEvent.objects.get(action="phone_number.updated")
     assert event.changes == {"number": [NUMBER, "+14155550124"], "label": ["a", "b"]}
     # given: a sale to it
-    credit_vendor(vendor, 1_00)
+    vendor_fund(vendor, 1_00)
     services.charge_sale_create(vendor=vendor, phone_number="+14155550124", amount_minor=1_00)
     # then: relabelling works, renumbering is refused
     services.phone_number_update(
@@ -316,7 +315,7 @@ def test_update_to_a_registered_number_is_refused(vendor: VendorProfile) -> None
 def test_a_delete_racing_a_sale_waits_for_it_then_refuses() -> None:
     # given: a registered number, and a sale to it written but not committed yet
     vendor = VendorFactory()
-    credit_vendor(vendor, 1_00)
+    vendor_fund(vendor, 1_00)
     phone = services.phone_number_create(actor=vendor.user, number=NUMBER)
     sold, commit = threading.Event(), threading.Event()
 
