@@ -14,8 +14,6 @@ from tally.ledger.models import Account, Entry, PendingStatus, Transfer, Transfe
 from tally.ledger.vocabulary import AccountKind
 from tally.platform.exceptions import NotFoundError
 
-STATEMENT_MAX_PAGE_SIZE = 200
-
 _RESOLUTION_STATUS = {
     TransferKind.POST_PENDING: PendingStatus.POSTED,
     TransferKind.VOID_PENDING: PendingStatus.VOIDED,
@@ -32,14 +30,6 @@ class AccountBalance:
     balance: int
     pending: int
     available: int
-
-
-@dataclass(frozen=True)
-class StatementPage:
-    """Entries newest first; pass ``next_before_entry_id`` back to get the next page."""
-
-    entries: list[Entry]
-    next_before_entry_id: int | None
 
 
 _ACCOUNT_FIELDS = [f.attname for f in Account._meta.concrete_fields]
@@ -195,45 +185,6 @@ def kind_entries(*, kind: AccountKind | str, owner_id: UUID | None = None) -> Qu
     if owner_id is not None:
         entries = entries.filter(account__owner_id=owner_id)
     return entries
-
-
-def account_entries(*, account: Account) -> QuerySet[Entry]:
-    """The account's entries, newest first, with their transfers; for keyset pagination
-    ordered by ``-id`` (the statement index serves any page at the same cost)."""
-    return Entry.objects.filter(account=account).select_related("transfer").order_by("-id")
-
-
-def account_statement(
-    *, account: Account, before_entry_id: int | None = None, limit: int = 50
-) -> StatementPage:
-    """One page of the account's statement, newest first, each entry with ``balance_after``.
-
-    Keyset pagination on the entry id: every page costs one index range scan, whatever its
-    depth. ``balance_after`` is the running balance for owned accounts; it is None for
-    system accounts, whose balance is derived (see ``account_balance``).
-    """
-    limit = max(1, min(limit, STATEMENT_MAX_PAGE_SIZE))
-    entries = account_entries(account=account)
-    if before_entry_id is not None:
-        entries = entries.filter(id__lt=before_entry_id)
-    page = list(entries[: limit + 1])
-    has_more = len(page) > limit
-    page = page[:limit]
-    return StatementPage(
-        entries=page, next_before_entry_id=page[-1].id if has_more and page else None
-    )
-
-
-def transfer_get(*, transfer_id: UUID) -> Transfer:
-    """One transfer with its accounts; NotFoundError if there is none."""
-    transfer = (
-        Transfer.objects.select_related("debit_account", "credit_account")
-        .filter(id=transfer_id)
-        .first()
-    )
-    if transfer is None:
-        raise NotFoundError("No such transfer.")
-    return transfer
 
 
 def transfer_pending_status(*, transfer: Transfer) -> PendingStatus:

@@ -8,12 +8,12 @@ from tally.ledger.testing import owned_account, system_account
 
 
 @pytest.fixture
-def vendor_credit(db: None) -> Account:
+def prepaid(db: None) -> Account:
     return owned_account(testing.PREPAID)
 
 
 @pytest.fixture
-def other_vendor_credit(db: None) -> Account:
+def other_prepaid(db: None) -> Account:
     return owned_account(testing.PREPAID)
 
 

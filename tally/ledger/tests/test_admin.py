@@ -19,10 +19,10 @@ def staff(admin_user: User) -> Client:
     return client
 
 
-def test_ledger_pages_list_and_search(staff: Client, vendor_credit: Account) -> None:
+def test_ledger_pages_list_and_search(staff: Client, prepaid: Account) -> None:
     # given
-    transfer = fund(vendor_credit, 500)
-    email = vendor_credit.owner.email  # type: ignore[union-attr]
+    transfer = fund(prepaid, 500)
+    email = prepaid.owner.email  # type: ignore[union-attr]
     # when
     accounts = staff.get("/admin/ledger/account/", {"q": email})
     transfers = staff.get("/admin/ledger/transfer/", {"q": email})
@@ -31,21 +31,21 @@ def test_ledger_pages_list_and_search(staff: Client, vendor_credit: Account) -> 
     nothing = staff.get("/admin/ledger/transfer/", {"q": "no-such-reference"})
     # then
     assert accounts.status_code == transfers.status_code == entries.status_code == 200
-    assert list(accounts.context["cl"].result_list) == [vendor_credit]
+    assert list(accounts.context["cl"].result_list) == [prepaid]
     assert list(transfers.context["cl"].result_list) == [transfer]
-    assert [entry.account_id for entry in entries.context["cl"].result_list] == [vendor_credit.id]
+    assert [entry.account_id for entry in entries.context["cl"].result_list] == [prepaid.id]
     assert [account.kind for account in by_kind.context["cl"].result_list] == ["test_issuance"]
     assert list(nothing.context["cl"].result_list) == []
 
 
-def test_ledger_pages_are_read_only(staff: Client, vendor_credit: Account) -> None:
+def test_ledger_pages_are_read_only(staff: Client, prepaid: Account) -> None:
     # given
-    transfer = fund(vendor_credit, 500)
+    transfer = fund(prepaid, 500)
     before = row_counts()
     # when
     add = staff.get("/admin/ledger/transfer/add/")
     view = staff.get(f"/admin/ledger/transfer/{transfer.id}/change/")
-    edit = staff.post(f"/admin/ledger/account/{vendor_credit.id}/change/", {"balance": "999999"})
+    edit = staff.post(f"/admin/ledger/account/{prepaid.id}/change/", {"balance": "999999"})
     delete = staff.post(f"/admin/ledger/transfer/{transfer.id}/delete/", {"post": "yes"})
     # then
     assert add.status_code == 403
@@ -53,7 +53,7 @@ def test_ledger_pages_are_read_only(staff: Client, vendor_credit: Account) -> No
     assert b"Save" not in view.content
     assert edit.status_code == 403
     assert delete.status_code == 403
-    vendor_credit.refresh_from_db()
-    assert vendor_credit.balance == 500
+    prepaid.refresh_from_db()
+    assert prepaid.balance == 500
     assert Transfer.objects.filter(id=transfer.id).exists()
     assert row_counts() == before

@@ -30,11 +30,9 @@ def _count(table: str) -> int:
         ("ledger_transfer", "DELETE FROM ledger_transfer"),
     ],
 )
-def test_raw_update_or_delete_is_refused(
-    vendor_credit: Account, table: str, statement: str
-) -> None:
+def test_raw_update_or_delete_is_refused(prepaid: Account, table: str, statement: str) -> None:
     # given
-    transfer = fund(vendor_credit, 500)
+    transfer = fund(prepaid, 500)
     before = list(Entry.objects.order_by("id").values_list("amount", "balance_after"))
     rows_before = _count(table)
     # when

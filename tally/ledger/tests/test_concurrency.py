@@ -57,18 +57,16 @@ def attempt(action: Callable[[], Any]) -> str:
     return "ok"
 
 
-def test_32_threads_drain_a_floored_account_exactly(
-    vendor_credit: Account, settlement: Account
-) -> None:
+def test_32_threads_drain_a_floored_account_exactly(prepaid: Account, settlement: Account) -> None:
     # given: N units and 2N one-unit attempts spread over 32 threads
     units = 64
-    fund(vendor_credit, units)
+    fund(prepaid, units)
 
     def work(index: int) -> list[str]:
         return [
             attempt(
                 lambda: services.transfer_create(
-                    debit_account=vendor_credit,
+                    debit_account=prepaid,
                     credit_account=settlement,
                     amount_minor=1,
                     code=testing.SALE,
@@ -81,7 +79,7 @@ def test_32_threads_drain_a_floored_account_exactly(
     outcomes = run_threads(THREADS, work)
     # then
     assert outcomes == Counter({"ok": units, "insufficient_funds": units})
-    assert position(vendor_credit) == (0, 0, 0)
+    assert position(prepaid) == (0, 0, 0)
     assert position(settlement) == (units, 0, units)
     assert Transfer.objects.filter(kind=TransferKind.IMMEDIATE).count() == 1 + units
     assert_ledger_verifies()
@@ -208,16 +206,16 @@ def test_opposite_transfers_between_two_accounts_never_deadlock() -> None:
 
 
 def test_same_idempotency_key_from_many_threads_moves_money_once(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
+    fund(prepaid, 1_000)
     seen: list[str] = []
 
     def work(index: int) -> list[str]:
         with transaction.atomic(durable=True):
             transfer = services.transfer_create(
-                debit_account=vendor_credit,
+                debit_account=prepaid,
                 credit_account=settlement,
                 amount_minor=300,
                 code=testing.SALE,
@@ -232,7 +230,7 @@ def test_same_idempotency_key_from_many_threads_moves_money_once(
     # then
     assert outcomes == Counter({"ok": 16})
     assert len(set(seen)) == 1
-    assert position(vendor_credit) == (700, 0, 700)
+    assert position(prepaid) == (700, 0, 700)
     assert row_counts() == (2, 4)
     assert_ledger_verifies()
 
@@ -301,11 +299,11 @@ def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
 
 
 def test_roll_up_waits_for_open_transfers_and_never_loses_an_entry(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     """The exclusive roll-up lock cannot cut past an entry that is not committed yet."""
     # given: a transfer to settlement held open
-    fund(vendor_credit, 100)
+    fund(prepaid, 100)
     holding = threading.Event()
     release = threading.Event()
 
@@ -313,7 +311,7 @@ def test_roll_up_waits_for_open_transfers_and_never_loses_an_entry(
         try:
             with transaction.atomic(durable=True):
                 services.transfer_create(
-                    debit_account=vendor_credit,
+                    debit_account=prepaid,
                     credit_account=settlement,
                     amount_minor=40,
                     code=testing.SALE,

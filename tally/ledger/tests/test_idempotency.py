@@ -29,60 +29,58 @@ def sell(
 
 
 def test_repeating_a_transfer_returns_the_first_and_moves_no_money(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
-    first = sell(vendor_credit, settlement, 300, key="k-1")
-    after_first = (position(vendor_credit), position(settlement), row_counts())
+    fund(prepaid, 1_000)
+    first = sell(prepaid, settlement, 300, key="k-1")
+    after_first = (position(prepaid), position(settlement), row_counts())
     # when
-    again = sell(vendor_credit, settlement, 300, key="k-1")
+    again = sell(prepaid, settlement, 300, key="k-1")
     # then
     assert again.id == first.id
-    assert (position(vendor_credit), position(settlement), row_counts()) == after_first
-    assert position(vendor_credit) == (700, 0, 700)
+    assert (position(prepaid), position(settlement), row_counts()) == after_first
+    assert position(prepaid) == (700, 0, 700)
     assert_ledger_verifies()
 
 
 def test_same_key_with_different_parameters_is_refused(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
-    sell(vendor_credit, settlement, 300, key="k-1")
-    before = (position(vendor_credit), row_counts())
+    fund(prepaid, 1_000)
+    sell(prepaid, settlement, 300, key="k-1")
+    before = (position(prepaid), row_counts())
     # when
     with pytest.raises(IdempotencyKeyReusedError) as raised:
-        sell(vendor_credit, settlement, 301, key="k-1")
+        sell(prepaid, settlement, 301, key="k-1")
     # then
     assert (raised.value.code, raised.value.status_code) == ("idempotency_key_reused", 422)
     assert raised.value.extra == {"fields": ["amount"]}
-    assert (position(vendor_credit), row_counts()) == before
+    assert (position(prepaid), row_counts()) == before
 
 
 def test_the_same_key_in_another_scope_is_a_new_transfer(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
-    fund(vendor_credit, 1_000)
-    first = sell(vendor_credit, settlement, 300, key="k-1", scope="vendor:1")
-    second = sell(vendor_credit, settlement, 300, key="k-1", scope="vendor:2")
+    fund(prepaid, 1_000)
+    first = sell(prepaid, settlement, 300, key="k-1", scope="vendor:1")
+    second = sell(prepaid, settlement, 300, key="k-1", scope="vendor:2")
     assert second.id != first.id
-    assert position(vendor_credit) == (400, 0, 400)
+    assert position(prepaid) == (400, 0, 400)
 
 
-def test_a_refused_transfer_does_not_burn_its_key(
-    vendor_credit: Account, settlement: Account
-) -> None:
+def test_a_refused_transfer_does_not_burn_its_key(prepaid: Account, settlement: Account) -> None:
     # given
-    fund(vendor_credit, 100)
+    fund(prepaid, 100)
     with pytest.raises(InsufficientFundsError):
-        sell(vendor_credit, settlement, 300, key="k-1")
-    fund(vendor_credit, 200)
+        sell(prepaid, settlement, 300, key="k-1")
+    fund(prepaid, 200)
     # when
-    transfer = sell(vendor_credit, settlement, 300, key="k-1")
+    transfer = sell(prepaid, settlement, 300, key="k-1")
     # then
     assert transfer.idempotency_key == "k-1"
-    assert position(vendor_credit) == (0, 0, 0)
+    assert position(prepaid) == (0, 0, 0)
 
 
 def test_repeating_a_keyed_post_returns_the_first_post(

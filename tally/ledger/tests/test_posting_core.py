@@ -76,25 +76,25 @@ def test_a_system_kind_cannot_be_floored() -> None:
 
 
 def test_services_refuse_an_unregistered_kind_or_code_and_write_nothing(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 100)
-    before = (position(vendor_credit), row_counts(), Account.objects.count())
+    fund(prepaid, 100)
+    before = (position(prepaid), row_counts(), Account.objects.count())
     # when / then
     with transaction.atomic(), pytest.raises(UnknownVocabularyError):
         services.account_get_or_create(owner=owner(), kind="nobody_registered_this")
     with transaction.atomic(), pytest.raises(UnknownVocabularyError):
         services.transfer_create(
-            debit_account=vendor_credit,
+            debit_account=prepaid,
             credit_account=settlement,
             amount_minor=10,
             code="nobody_registered_this",
         )
-    assert (position(vendor_credit), row_counts(), Account.objects.count()) == before
+    assert (position(prepaid), row_counts(), Account.objects.count()) == before
 
 
-def test_the_database_refuses_a_badly_formed_kind_or_code(vendor_credit: Account) -> None:
+def test_the_database_refuses_a_badly_formed_kind_or_code(prepaid: Account) -> None:
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_account (owner_id, kind, currency, floored, balance,"
@@ -107,13 +107,13 @@ def test_the_database_refuses_a_badly_formed_kind_or_code(vendor_credit: Account
             " amount, reference, metadata, idempotency_scope, created_at)"
             " VALUES (gen_random_uuid(), 'immediate', 'DROP TABLE', %s, %s, 1, '', '{}', '',"
             " now())",
-            [vendor_credit.id, vendor_credit.id + 1],
+            [prepaid.id, prepaid.id + 1],
         )
 
 
-def test_verify_reports_kinds_and_codes_no_feature_registered(vendor_credit: Account) -> None:
+def test_verify_reports_kinds_and_codes_no_feature_registered(prepaid: Account) -> None:
     # given: rows written by a feature that was since removed
-    fund(vendor_credit, 100)
+    fund(prepaid, 100)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_account (owner_id, kind, currency, floored, balance,"
@@ -160,22 +160,20 @@ def test_a_transfer_between_two_owned_accounts_is_one_statement_without_savepoin
     assert_ledger_verifies()
 
 
-def test_a_sale_shaped_transfer_is_one_statement(
-    vendor_credit: Account, settlement: Account
-) -> None:
+def test_a_sale_shaped_transfer_is_one_statement(prepaid: Account, settlement: Account) -> None:
     # given
-    fund(vendor_credit, 1_000)
+    fund(prepaid, 1_000)
     # when
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
         result = services.transfer_create(
-            debit_account=vendor_credit,
+            debit_account=prepaid,
             credit_account=settlement,
             amount_minor=250,
             code=testing.SALE,
         )
     # then
     assert statements(captured) == ["WITH"]
-    assert result.balances_after == {vendor_credit.id: 750}
+    assert result.balances_after == {prepaid.id: 750}
 
 
 def test_a_keyed_transfer_is_one_statement_in_a_savepoint(wallet: Account) -> None:

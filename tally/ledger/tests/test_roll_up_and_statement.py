@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.db import transaction
 
 from tally.ledger import selectors, services, tasks, testing
 from tally.ledger.models import Account, Entry
-from tally.ledger.testing import assert_ledger_verifies, fund, position
-from tally.platform.exceptions import NotFoundError
+from tally.ledger.testing import assert_ledger_verifies, fund, owner, position
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +28,12 @@ def roll_up(account: Account) -> int:
 
 
 def test_roll_up_folds_entries_into_the_snapshot_and_keeps_the_balance(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
-    sell(vendor_credit, settlement, 100)
-    sell(vendor_credit, settlement, 200)
+    fund(prepaid, 1_000)
+    sell(prepaid, settlement, 100)
+    sell(prepaid, settlement, 200)
     # when
     folded = roll_up(settlement)
     # then
@@ -47,7 +44,7 @@ def test_roll_up_folds_entries_into_the_snapshot_and_keeps_the_balance(
     assert (settlement.balance, settlement.rolled_up_to_entry_id) == (300, last_entry.id)
     assert position(settlement) == (300, 0, 300)
     # and entries after the cut still count
-    sell(vendor_credit, settlement, 50)
+    sell(prepaid, settlement, 50)
     assert position(settlement) == (350, 0, 350)
     assert roll_up(settlement) == 1
     assert roll_up(settlement) == 0
@@ -57,18 +54,18 @@ def test_roll_up_folds_entries_into_the_snapshot_and_keeps_the_balance(
     assert_ledger_verifies()
 
 
-def test_owned_accounts_are_not_rolled_up(vendor_credit: Account) -> None:
+def test_owned_accounts_are_not_rolled_up(prepaid: Account) -> None:
     with pytest.raises(ValueError, match="only system accounts"), transaction.atomic():
-        services.account_roll_up(account=vendor_credit)
+        services.account_roll_up(account=prepaid)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_beat_roll_up_covers_every_system_account(
-    vendor_credit: Account, settlement: Account, issuance: Account
+    prepaid: Account, settlement: Account, issuance: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
-    sell(vendor_credit, settlement, 400)
+    fund(prepaid, 1_000)
+    sell(prepaid, settlement, 400)
     # when
     folded = tasks.ledger_roll_up()
     # then
@@ -80,41 +77,52 @@ def test_beat_roll_up_covers_every_system_account(
     assert_ledger_verifies()
 
 
-def test_statement_pages_newest_first_with_running_balance(
-    vendor_credit: Account, settlement: Account
+def test_owner_entries_are_the_owners_statement_newest_first_with_running_balance(
+    prepaid: Account, other_prepaid: Account, settlement: Account
+) -> None:
+    # given: two owners' accounts of the same kind
+    fund(prepaid, 1_000)
+    fund(other_prepaid, 5)
+    for amount in (10, 20, 30):
+        sell(prepaid, settlement, amount)
+    # when
+    entries = list(
+        selectors.owner_entries(owner_id=prepaid.owner_id, kind=testing.PREPAID).order_by("-id")
+    )
+    # then: only this owner's, newest first, each with its transfer
+    assert [(e.amount, e.balance_after) for e in entries] == [
+        (-30, 940),
+        (-20, 970),
+        (-10, 990),
+        (1_000, 1_000),
+    ]
+    assert entries[0].transfer.code == testing.SALE
+
+
+def test_kind_entries_span_every_owner_and_filter_by_one(
+    prepaid: Account, other_prepaid: Account, wallet: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
-    for amount in (10, 20, 30, 40):
-        sell(vendor_credit, settlement, amount)
+    fund(prepaid, 100)
+    fund(other_prepaid, 200)
+    fund(wallet, 300)
     # when
-    first = selectors.account_statement(account=vendor_credit, limit=2)
-    second = selectors.account_statement(
-        account=vendor_credit, before_entry_id=first.next_before_entry_id, limit=2
-    )
-    third = selectors.account_statement(
-        account=vendor_credit, before_entry_id=second.next_before_entry_id, limit=2
-    )
+    every = selectors.kind_entries(kind=testing.PREPAID).order_by("-id")
+    one = selectors.kind_entries(kind=testing.PREPAID, owner_id=prepaid.owner_id)
+    # then: wallets and system sides are not prepaid entries
+    assert [(e.account_id, e.amount) for e in every] == [
+        (other_prepaid.id, 200),
+        (prepaid.id, 100),
+    ]
+    assert [e.amount for e in one] == [100]
+
+
+def test_owner_balance_is_zero_before_the_first_movement_and_creates_nothing() -> None:
+    # given
+    user = owner()
+    accounts = Account.objects.count()
+    # when
+    balance = selectors.owner_balance(owner_id=user.pk, kind=testing.PREPAID)
     # then
-    assert [(e.amount, e.balance_after) for e in first.entries] == [(-40, 900), (-30, 940)]
-    assert [(e.amount, e.balance_after) for e in second.entries] == [(-20, 970), (-10, 990)]
-    assert [(e.amount, e.balance_after) for e in third.entries] == [(1_000, 1_000)]
-    assert third.next_before_entry_id is None
-    assert first.entries[0].transfer.code == testing.SALE
-
-
-def test_statement_of_a_system_account_has_no_running_balance(
-    vendor_credit: Account, settlement: Account
-) -> None:
-    fund(vendor_credit, 100)
-    sell(vendor_credit, settlement, 60)
-    page = selectors.account_statement(account=settlement)
-    assert [(e.amount, e.balance_after) for e in page.entries] == [(60, None)]
-    assert page.next_before_entry_id is None
-
-
-def test_transfer_get_finds_a_transfer_or_raises_not_found(vendor_credit: Account) -> None:
-    transfer = fund(vendor_credit, 100)
-    assert selectors.transfer_get(transfer_id=transfer.id).credit_account == vendor_credit
-    with pytest.raises(NotFoundError):
-        selectors.transfer_get(transfer_id=uuid.uuid4())
+    assert (balance.balance, balance.pending, balance.available) == (0, 0, 0)
+    assert Account.objects.count() == accounts

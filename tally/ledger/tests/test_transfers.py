@@ -77,14 +77,14 @@ def test_account_kinds_cannot_be_mixed_up() -> None:
 
 
 def test_transfer_moves_exact_amounts_and_writes_two_entries(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 10_000)
+    fund(prepaid, 10_000)
     # when
-    transfer = sell(vendor_credit, settlement, 4_550, reference="sale-1", metadata={"phone": "x"})
+    transfer = sell(prepaid, settlement, 4_550, reference="sale-1", metadata={"phone": "x"})
     # then
-    assert position(vendor_credit) == (5_450, 0, 5_450)
+    assert position(prepaid) == (5_450, 0, 5_450)
     assert position(settlement) == (4_550, 0, 4_550)
     assert (transfer.kind, transfer.amount, transfer.reference) == (
         TransferKind.IMMEDIATE,
@@ -94,34 +94,34 @@ def test_transfer_moves_exact_amounts_and_writes_two_entries(
     entries = list(
         transfer.entries.order_by("id").values_list("account_id", "amount", "balance_after")
     )
-    assert entries == [(vendor_credit.id, -4_550, 5_450), (settlement.id, 4_550, None)]
+    assert entries == [(prepaid.id, -4_550, 5_450), (settlement.id, 4_550, None)]
     assert_ledger_verifies()
 
 
-def test_issuance_goes_negative_as_money_enters(vendor_credit: Account, issuance: Account) -> None:
+def test_issuance_goes_negative_as_money_enters(prepaid: Account, issuance: Account) -> None:
     # when
-    fund(vendor_credit, 700)
-    fund(vendor_credit, 300)
+    fund(prepaid, 700)
+    fund(prepaid, 300)
     # then
     assert position(issuance) == (-1_000, 0, -1_000)
-    assert position(vendor_credit) == (1_000, 0, 1_000)
+    assert position(prepaid) == (1_000, 0, 1_000)
 
 
 def test_transfer_between_two_owned_accounts_updates_both_rows(
-    vendor_credit: Account, wallet: Account
+    prepaid: Account, wallet: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
+    fund(prepaid, 1_000)
     # when
     with transaction.atomic():
         transfer = services.transfer_create(
-            debit_account=vendor_credit,
+            debit_account=prepaid,
             credit_account=wallet,
             amount_minor=250,
             code=testing.PAYMENT,
         ).transfer
     # then
-    assert position(vendor_credit) == (750, 0, 750)
+    assert position(prepaid) == (750, 0, 750)
     assert position(wallet) == (250, 0, 250)
     assert sorted(transfer.entries.values_list("amount", "balance_after")) == [
         (-250, 750),
@@ -131,35 +131,35 @@ def test_transfer_between_two_owned_accounts_updates_both_rows(
 
 
 def test_floored_account_can_be_drained_to_exactly_zero(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 500)
+    fund(prepaid, 500)
     # when
-    sell(vendor_credit, settlement, 500)
+    sell(prepaid, settlement, 500)
     # then
-    assert position(vendor_credit) == (0, 0, 0)
+    assert position(prepaid) == (0, 0, 0)
 
 
 def test_insufficient_funds_refuses_and_changes_nothing(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 500)
+    fund(prepaid, 500)
     before = row_counts()
     # when
     with pytest.raises(InsufficientFundsError) as raised:
-        sell(vendor_credit, settlement, 501)
+        sell(prepaid, settlement, 501)
     # then
     assert raised.value.code == "insufficient_funds"
     assert raised.value.status_code == 422
-    assert position(vendor_credit) == (500, 0, 500)
+    assert position(prepaid) == (500, 0, 500)
     assert position(settlement) == (0, 0, 0)
     assert row_counts() == before
 
 
 def test_failed_transfer_leaves_nothing_even_when_the_caller_carries_on(
-    vendor_credit: Account, wallet: Account, settlement: Account
+    prepaid: Account, wallet: Account, settlement: Account
 ) -> None:
     # given: the credit side (lower id) is updated before the debit side is refused
     credit = owned_account(testing.WALLET)
@@ -176,7 +176,7 @@ def test_failed_transfer_leaves_nothing_even_when_the_caller_carries_on(
                 amount_minor=101,
                 code=testing.PAYMENT,
             )
-        fund(vendor_credit, 1)
+        fund(prepaid, 1)
     # then: the savepoint undid the credit side and the transfer row
     assert position(credit) == (0, 0, 0)
     assert position(debit) == (100, 0, 100)
@@ -186,94 +186,92 @@ def test_failed_transfer_leaves_nothing_even_when_the_caller_carries_on(
 
 @pytest.mark.parametrize("amount", [0, -1, -500, 2**63, 1.5, True])
 def test_non_positive_or_non_integer_amounts_are_refused(
-    vendor_credit: Account, settlement: Account, amount: object
+    prepaid: Account, settlement: Account, amount: object
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
+    fund(prepaid, 1_000)
     before = row_counts()
     # when
     with pytest.raises(InvalidAmountError):
-        sell(vendor_credit, settlement, amount)
+        sell(prepaid, settlement, amount)
     # then
-    assert position(vendor_credit) == (1_000, 0, 1_000)
+    assert position(prepaid) == (1_000, 0, 1_000)
     assert row_counts() == before
 
 
-def test_transfer_to_the_same_account_is_refused(vendor_credit: Account) -> None:
-    fund(vendor_credit, 100)
+def test_transfer_to_the_same_account_is_refused(prepaid: Account) -> None:
+    fund(prepaid, 100)
     before = row_counts()
     with pytest.raises(SameAccountError):
-        sell(vendor_credit, vendor_credit, 10)
-    assert position(vendor_credit) == (100, 0, 100)
+        sell(prepaid, prepaid, 10)
+    assert position(prepaid) == (100, 0, 100)
     assert row_counts() == before
 
 
-def test_transfer_between_currencies_is_refused(vendor_credit: Account) -> None:
+def test_transfer_between_currencies_is_refused(prepaid: Account) -> None:
     # given
     with transaction.atomic():
         euros = services.account_get_or_create(
             owner=owner(Role.CUSTOMER), kind=testing.WALLET, currency="EUR"
         )
-    fund(vendor_credit, 100)
+    fund(prepaid, 100)
     before = row_counts()
     # when
     with pytest.raises(CurrencyMismatchError):
-        sell(vendor_credit, euros, 10)
+        sell(prepaid, euros, 10)
     # then
-    assert position(vendor_credit) == (100, 0, 100)
+    assert position(prepaid) == (100, 0, 100)
     assert position(euros) == (0, 0, 0)
     assert row_counts() == before
 
 
 @pytest.mark.django_db(transaction=True)
 def test_services_refuse_to_run_outside_a_transaction(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     with pytest.raises(TransactionRequiredError):
         services.transfer_create(
-            debit_account=vendor_credit,
+            debit_account=prepaid,
             credit_account=settlement,
             amount_minor=1,
             code=testing.SALE,
         )
-    assert position(vendor_credit) == (0, 0, 0)
+    assert position(prepaid) == (0, 0, 0)
     assert row_counts() == (0, 0)
 
 
 def test_transfer_never_updates_the_system_account_row(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
+    fund(prepaid, 1_000)
     # when
-    sell(vendor_credit, settlement, 300)
-    sell(vendor_credit, settlement, 200)
+    sell(prepaid, settlement, 300)
+    sell(prepaid, settlement, 200)
     # then: the row is untouched, the balance is derived from the entries
     settlement.refresh_from_db()
     assert (settlement.balance, settlement.rolled_up_to_entry_id) == (0, 0)
     assert selectors.account_balance(account=settlement).balance == 500
 
 
-def test_check_constraint_refuses_a_floored_account_below_zero(vendor_credit: Account) -> None:
+def test_check_constraint_refuses_a_floored_account_below_zero(prepaid: Account) -> None:
     # given
-    fund(vendor_credit, 100)
+    fund(prepaid, 100)
     # when / then: even a raw write cannot break the floor
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE ledger_account SET balance = -1 WHERE id = %s", [vendor_credit.id])
-    assert position(vendor_credit) == (100, 0, 100)
+        cursor.execute("UPDATE ledger_account SET balance = -1 WHERE id = %s", [prepaid.id])
+    assert position(prepaid) == (100, 0, 100)
 
 
-def test_check_constraint_refuses_reserving_more_than_the_balance(vendor_credit: Account) -> None:
-    fund(vendor_credit, 100)
+def test_check_constraint_refuses_reserving_more_than_the_balance(prepaid: Account) -> None:
+    fund(prepaid, 100)
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE ledger_account SET pending_debits = 101 WHERE id = %s", [vendor_credit.id]
-        )
-    assert position(vendor_credit) == (100, 0, 100)
+        cursor.execute("UPDATE ledger_account SET pending_debits = 101 WHERE id = %s", [prepaid.id])
+    assert position(prepaid) == (100, 0, 100)
 
 
 def test_check_constraint_refuses_a_non_positive_transfer_amount(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     before = row_counts()
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
@@ -281,22 +279,20 @@ def test_check_constraint_refuses_a_non_positive_transfer_amount(
             "INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,"
             " amount, reference, metadata, idempotency_scope, created_at)"
             " VALUES (gen_random_uuid(), 'immediate', 'test_sale', %s, %s, 0, '', '{}', '', now())",
-            [vendor_credit.id, settlement.id],
+            [prepaid.id, settlement.id],
         )
     assert row_counts() == before
 
 
 def test_entries_of_owned_accounts_carry_the_running_balance(
-    vendor_credit: Account, settlement: Account
+    prepaid: Account, settlement: Account
 ) -> None:
     # given
-    fund(vendor_credit, 1_000)
+    fund(prepaid, 1_000)
     # when
     for amount in (100, 250, 50):
-        sell(vendor_credit, settlement, amount)
+        sell(prepaid, settlement, amount)
     # then
     assert list(
-        Entry.objects.filter(account=vendor_credit)
-        .order_by("id")
-        .values_list("amount", "balance_after")
+        Entry.objects.filter(account=prepaid).order_by("id").values_list("amount", "balance_after")
     ) == [(1_000, 1_000), (-100, 900), (-250, 650), (-50, 600)]

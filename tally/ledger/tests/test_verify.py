@@ -42,10 +42,10 @@ def tamper(sql: str, params: list[object]) -> None:
 
 
 @pytest.fixture
-def busy_ledger(vendor_credit: Account, wallet: Account, settlement: Account) -> Transfer:
+def busy_ledger(prepaid: Account, wallet: Account, settlement: Account) -> Transfer:
     """A little of everything: postings, a partial post, a void, an open reservation."""
-    fund(vendor_credit, 1_000)
-    gift = give(vendor_credit, wallet, 300)
+    fund(prepaid, 1_000)
+    gift = give(prepaid, wallet, 300)
     with transaction.atomic():
         for amount, outcome in ((100, "post"), (50, "void"), (25, "open")):
             pending = services.transfer_create_pending(
@@ -225,7 +225,7 @@ def test_entries_table_is_untouched_by_verification(busy_ledger: Transfer) -> No
 
 
 def test_verify_catches_entries_whose_transfer_vanished(
-    busy_ledger: Transfer, vendor_credit: Account
+    busy_ledger: Transfer, prepaid: Account
 ) -> None:
     # given: the gift's transfer row is deleted behind every trigger and foreign key,
     # and a new posting transfer without entries makes the entry count add up again
