@@ -164,6 +164,37 @@ def test_a_vendor_cannot_change_another_vendor() -> None:
     assert not AuditEvent.objects.filter(action="vendor.updated").exists()
 
 
+@pytest.mark.parametrize("change", ["activate", "deactivate", "close"])
+def test_only_admins_change_a_vendors_activation(change: str) -> None:
+    # given: a vendor asks to change itself, and another vendor tries too
+    vendor = VendorFactory(inactive=change == "activate")
+    before = (vendor.is_active, AuditEvent.objects.count())
+    service = {
+        "activate": services.vendor_activate,
+        "deactivate": services.vendor_deactivate,
+        "close": services.vendor_close,
+    }[change]
+    # when / then
+    for actor in (vendor.user, VendorFactory().user, CustomerFactory().user):
+        with pytest.raises(PermissionDeniedError):
+            service(actor=actor, vendor=vendor)
+    vendor.refresh_from_db()
+    assert (vendor.is_active, AuditEvent.objects.count()) == before
+    assert User.objects.get(pk=vendor.user_id).is_active is True
+
+
+def test_only_admins_create_vendors() -> None:
+    # given
+    actor = VendorFactory().user
+    before = counts(), VendorProfile.objects.count()
+    # when / then
+    with pytest.raises(PermissionDeniedError):
+        services.vendor_create(
+            actor=actor, email="v@example.com", password="correct-horse-battery", business_name="V"
+        )
+    assert (counts(), VendorProfile.objects.count()) == before
+
+
 def test_nobody_revokes_another_users_key() -> None:
     # given
     owner, intruder = VendorFactory(), VendorFactory()
