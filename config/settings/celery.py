@@ -28,6 +28,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tally.platform.outbox.tasks.outbox_sweep",
         "schedule": float(OUTBOX_SWEEP_INTERVAL_SECONDS),
     },
+    "outbox-callout-reconcile": {
+        "task": "tally.platform.outbox.tasks.outbox_callout_reconcile",
+        "schedule": float(OUTBOX_SWEEP_INTERVAL_SECONDS),
+    },
     "idempotency-purge": {
         "task": "tally.platform.idempotency.tasks.idempotency_purge",
         "schedule": 3600.0,

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from tally.credit import selectors, services
 from tally.credit.models import CreditRequest, CreditRequestStatus
 from tally.identity import selectors as identity_selectors
+from tally.identity.models import VendorProfile
 from tally.identity.permissions import IsAdmin, IsVendor
 from tally.identity.request import request_user
 from tally.ledger.models import Entry
@@ -85,7 +86,7 @@ class CustomerCreditOperationOutputSerializer(OperationOutputSerializer):
     transfer_id = serializers.UUIDField(allow_null=True)
 
 
-def _vendor_for(request: Request, vendor_id: UUID) -> Any:
+def _vendor_for(request: Request, vendor_id: UUID) -> VendorProfile:
     return identity_selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
 
 

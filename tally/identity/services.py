@@ -68,6 +68,41 @@ def _create_customer_profile(*, user: User, phone: str, created_by: User | None)
         raise PhoneTakenError() from exc
 
 
+# --- who may write -----------------------------------------------------------------------
+
+
+def vendor_require_active(*, user: User) -> VendorProfile:
+    """Return vendor ``user``'s profile, read now (not a copy cached on ``user``), or refuse:
+    403 for anyone but a vendor, 422 ``vendor_inactive`` for a vendor an admin has not
+    activated. Every vendor write calls this first, so an inactive vendor writes nothing.
+    Locks nothing: a deactivation committing meanwhile does not undo a write that passed."""
+    if not user.is_vendor:
+        raise PermissionDeniedError("Only vendors can do this.")
+    vendor = VendorProfile.objects.get(user=user)
+    if not vendor.is_active:
+        raise VendorInactiveError()
+    return vendor
+
+
+def actor_require_admin(*, actor: User) -> None:
+    """Refuse anyone but an admin (403)."""
+    if not actor.is_admin:
+        raise PermissionDeniedError("Only admins can do this.")
+
+
+def actor_require_admin_or_active_vendor(*, actor: User) -> None:
+    """Refuse anyone but an admin or an active vendor: 403 for customers and partners, 422
+    ``vendor_inactive`` for an inactive vendor. For writes both roles may make."""
+    if actor.is_admin:
+        return
+    if not actor.is_vendor:
+        raise PermissionDeniedError("Only admins and vendors can do this.")
+    vendor_require_active(user=actor)
+
+
+# --- use cases ---------------------------------------------------------------------------
+
+
 @transaction.atomic
 def user_register(
     *,
@@ -112,7 +147,9 @@ def vendor_create(
     phone: str = "",
     full_name: str = "",
 ) -> VendorProfile:
-    """An admin creates a vendor; admin-created vendors start active."""
+    """An admin creates a vendor (403 for anyone else); admin-created vendors start active.
+    ``email_taken`` when the email is registered. Locks nothing; enqueues nothing. Audited."""
+    actor_require_admin(actor=actor)
     user = _create_user(email=email, password=password, role=Role.VENDOR, full_name=full_name)
     vendor = VendorProfile.objects.create(
         user=user,
@@ -173,13 +210,18 @@ def _vendor_set_active(*, actor: User, vendor: VendorProfile, active: bool) -> V
 
 @transaction.atomic
 def vendor_activate(*, actor: User, vendor: VendorProfile) -> VendorProfile:
-    """Allow the vendor to sell, request credit and manage services. Idempotent."""
+    """An admin allows the vendor to sell, request credit and manage services (403 for
+    anyone else). Idempotent: a conditional update, so concurrent activations make one
+    transition and one audit event. Locks nothing else; enqueues nothing."""
+    actor_require_admin(actor=actor)
     return _vendor_set_active(actor=actor, vendor=vendor, active=True)
 
 
 @transaction.atomic
 def vendor_deactivate(*, actor: User, vendor: VendorProfile) -> VendorProfile:
-    """Stop the vendor selling; it can still log in and read its data. Idempotent."""
+    """An admin stops the vendor writing anything (403 for anyone else); it can still log
+    in and read its data. Idempotent, like ``vendor_activate``."""
+    actor_require_admin(actor=actor)
     return _vendor_set_active(actor=actor, vendor=vendor, active=False)
 
 
@@ -188,7 +230,9 @@ def vendor_close(*, actor: User, vendor: VendorProfile) -> None:
     """Close a vendor: deactivate it and disable its login and API keys.
 
     Nothing is deleted: the vendor's ledger history must stay readable for the books.
+    For admins only (403 for anyone else).
     """
+    actor_require_admin(actor=actor)
     _vendor_set_active(actor=actor, vendor=vendor, active=False)
     User.objects.filter(pk=vendor.user_id).update(is_active=False)
     ApiKey.objects.filter(user_id=vendor.user_id, revoked_at__isnull=True).update(
@@ -200,29 +244,6 @@ def vendor_close(*, actor: User, vendor: VendorProfile) -> None:
         target=vendor,
         changes={"user.is_active": [True, False]},
     )
-
-
-def vendor_require_active(*, user: User) -> VendorProfile:
-    """Return vendor ``user``'s profile, read now (not a copy cached on ``user``), or refuse:
-    403 for anyone but a vendor, 422 ``vendor_inactive`` for a vendor an admin has not
-    activated. Every vendor write calls this first, so an inactive vendor writes nothing.
-    Locks nothing: a deactivation committing meanwhile does not undo a write that passed."""
-    if not user.is_vendor:
-        raise PermissionDeniedError("Only vendors can do this.")
-    vendor = VendorProfile.objects.get(user=user)
-    if not vendor.is_active:
-        raise VendorInactiveError()
-    return vendor
-
-
-def actor_require_admin_or_active_vendor(*, actor: User) -> None:
-    """Refuse anyone but an admin or an active vendor: 403 for customers and partners, 422
-    ``vendor_inactive`` for an inactive vendor. For writes both roles may make."""
-    if actor.is_admin:
-        return
-    if not actor.is_vendor:
-        raise PermissionDeniedError("Only admins and vendors can do this.")
-    vendor_require_active(user=actor)
 
 
 @transaction.atomic

@@ -32,10 +32,31 @@ def test_vendor_credits_a_customer_wallet(celery_worker: Any) -> None:
     response = client.post(f"/api/v1/customers/{customer.user_id}/credit/", {"amount": "40.00"})
     # then
     assert response.status_code == 202
-    assert response.json()["status"] == "pending"
+    accepted = response.json()
+    assert accepted["status"] == "pending"
+    assert response["Location"] == f"/api/v1/operations/{accepted['id']}/"
     done = wait_done(client, response["Location"])
-    assert done["status"] == "succeeded"
-    assert done["transfer_id"]
+    operation = CustomerCreditOperation.objects.get()
+    assert done == {
+        "id": str(operation.pk),
+        "kind": "customer_credit",
+        "status": "succeeded",
+        "vendor_id": str(vendor.user_id),
+        "customer_id": str(customer.user_id),
+        "amount": "40.00",
+        "failure_code": "",
+        "failure_detail": "",
+        "transfer_id": str(operation.transfer_id),
+        "created_at": done["created_at"],
+        "completed_at": done["completed_at"],
+        "links": {"self": f"/api/v1/operations/{operation.pk}/"},
+    }
+    assert done["completed_at"] is not None
+    assert {key: value for key, value in accepted.items() if key not in ("status",)} == {
+        **{key: value for key, value in done.items() if key != "status"},
+        "transfer_id": None,
+        "completed_at": None,
+    }
     assert customer_wallet_balance(customer) == 4000
     assert vendor_prepaid_balance(vendor) == 6000
     assert ledger_verify().ok

@@ -3,13 +3,11 @@ interface (API, admin, a task, a future endpoint) calls them."""
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from tally.identity import selectors, services
 from tally.identity.exceptions import FieldInvalidError, PhoneTakenError, VendorInactiveError
@@ -22,6 +20,7 @@ from tally.identity.tests.factories import (
 )
 from tally.platform.audit.models import AuditEvent
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
+from tally.platform.testing.race import lock_wait_for, transaction_held
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +164,37 @@ def test_a_vendor_cannot_change_another_vendor() -> None:
     assert not AuditEvent.objects.filter(action="vendor.updated").exists()
 
 
+@pytest.mark.parametrize("change", ["activate", "deactivate", "close"])
+def test_only_admins_change_a_vendors_activation(change: str) -> None:
+    # given: a vendor asks to change itself, and another vendor tries too
+    vendor = VendorFactory(inactive=change == "activate")
+    before = (vendor.is_active, AuditEvent.objects.count())
+    service = {
+        "activate": services.vendor_activate,
+        "deactivate": services.vendor_deactivate,
+        "close": services.vendor_close,
+    }[change]
+    # when / then
+    for actor in (vendor.user, VendorFactory().user, CustomerFactory().user):
+        with pytest.raises(PermissionDeniedError):
+            service(actor=actor, vendor=vendor)
+    vendor.refresh_from_db()
+    assert (vendor.is_active, AuditEvent.objects.count()) == before
+    assert User.objects.get(pk=vendor.user_id).is_active is True
+
+
+def test_only_admins_create_vendors() -> None:
+    # given
+    actor = VendorFactory().user
+    before = counts(), VendorProfile.objects.count()
+    # when / then
+    with pytest.raises(PermissionDeniedError):
+        services.vendor_create(
+            actor=actor, email="v@example.com", password="correct-horse-battery", business_name="V"
+        )
+    assert (counts(), VendorProfile.objects.count()) == before
+
+
 def test_nobody_revokes_another_users_key() -> None:
     # given
     owner, intruder = VendorFactory(), VendorFactory()
@@ -204,38 +234,26 @@ def test_a_phone_change_racing_a_sign_up_for_the_number_is_phone_taken() -> None
     # given: a sign-up for the number has written its row but not committed yet, so the
     # change's duplicate check cannot see it; only the unique index can
     customer = CustomerFactory(phone="+14155550141")
-    inserted, release = threading.Event(), threading.Event()
 
-    def sign_up() -> None:
+    def sign_up() -> User:
+        return services.user_register(
+            email="racer@example.com",
+            password="correct-horse-battery",
+            role=Role.CUSTOMER,
+            phone="+14155550142",
+        )
+
+    def change() -> User:
         try:
-            with transaction.atomic():
-                services.user_register(
-                    email="racer@example.com",
-                    password="correct-horse-battery",
-                    role=Role.CUSTOMER,
-                    phone="+14155550142",
-                )
-                inserted.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    racer = threading.Thread(target=sign_up)
-    racer.start()
-    assert inserted.wait(timeout=30)
-
-    # when: the change waits on the index for the sign-up, which then commits
-    def change() -> None:
-        try:
-            services.user_update_profile(user=customer.user, data={"phone": "+14155550142"})
+            return services.user_update_profile(user=customer.user, data={"phone": "+14155550142"})
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        changing = pool.submit(change)
-        wait_for_lock_wait()
-        release.set()
-        racer.join(timeout=30)
+        with transaction_held(sign_up):
+            # when: the change waits on the index for the sign-up, which then commits
+            changing = pool.submit(change)
+            lock_wait_for()
         # then: a domain error, not an IntegrityError (a 500)
         with pytest.raises(PhoneTakenError):
             changing.result(timeout=30)
@@ -243,19 +261,3 @@ def test_a_phone_change_racing_a_sign_up_for_the_number_is_phone_taken() -> None
     assert customer.phone == "+14155550141"
     assert CustomerProfile.objects.get(phone="+14155550142").user.email == "racer@example.com"
     assert not AuditEvent.objects.filter(action="user.profile_updated").exists()
-
-
-def wait_for_lock_wait(timeout_seconds: float = 30) -> None:
-    """Until some other session of this database waits on a lock."""
-    deadline = time.monotonic() + timeout_seconds
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            row = cursor.fetchone()
-            if row is not None and row[0] > 0:
-                return
-            time.sleep(0.01)
-    raise AssertionError("no session waited on a lock")

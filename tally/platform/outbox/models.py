@@ -18,6 +18,15 @@ class OutboxMessage(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     publish_attempts = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Call-out jobs only (outbox_callout_task): claims made so far, 1 for the first.
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Until then the latest claim owns the job (or the next try waits, after a failure);
+    # from then on the reconciler republishes a job that is still not settled.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True, default="")
+    # Set with processed_at when the job gave up after its last attempt (terminal failure).
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -25,7 +34,12 @@ class OutboxMessage(models.Model):
                 fields=["created_at"],
                 name="outbox_unprocessed_idx",
                 condition=models.Q(processed_at__isnull=True),
-            )
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_claimed_unsettled_idx",
+                condition=models.Q(processed_at__isnull=True, claimed_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

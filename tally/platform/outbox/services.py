@@ -76,6 +76,9 @@ def outbox_sweep(*, now: Any = None) -> int:
     due = (
         OutboxMessage.objects.filter(processed_at__isnull=True, created_at__lt=cutoff)
         .filter(Q(published_at__isnull=True) | Q(published_at__lt=cutoff))
+        # A call-out job whose claim (or backoff) still runs is left to its worker; the
+        # reconciler (outbox_callout_reconcile) republishes it when that lapses.
+        .exclude(next_attempt_at__gt=now)
         .order_by("created_at")
         .values_list("id", flat=True)[:SWEEP_BATCH_SIZE]
     )

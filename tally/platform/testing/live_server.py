@@ -206,3 +206,81 @@ def live_server_run(
         for process in reversed(processes):
             _stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class WorkerProcess:
+    """A Celery worker process started by :func:`celery_worker_run`."""
+
+    def __init__(self, process: subprocess.Popen[bytes], node_name: str, log: Path) -> None:
+        self.process = process
+        self.node_name = node_name
+        self.log = log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the worker (its whole process group) at once, as a crash would: no
+        acknowledgement, no clean-up, its database connections dropped mid-way."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def log_tail(self) -> str:
+        return _log_tail(self.log)
+
+
+@contextlib.contextmanager
+def celery_worker_run(
+    *, include: tuple[str, ...] = (), extra_env: dict[str, str] | None = None
+) -> Iterator[WorkerProcess]:
+    """A real Celery worker process (solo pool: one task at a time, in the process itself)
+    consuming this test run's queue, against the test database; stopped on exit.
+
+    ``include`` names extra modules for the worker to import (tasks defined in tests).
+    Use ``.kill()`` to crash it at a chosen moment, then start another one.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="tally-worker-"))
+    node_name = f"worker-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    log = workdir / "celery.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": current_database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.django.test",
+        **(extra_env or {}),
+    }
+    command = [
+        str(BIN_DIR / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-l",
+        "WARNING",
+        "-P",
+        "solo",
+        "-Q",
+        str(settings.CELERY_TASK_DEFAULT_QUEUE),
+        "-n",
+        node_name,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if include:
+        command += ["-I", ",".join(include)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = WorkerProcess(process, node_name, log)
+    try:
+        _wait_for_worker(process, node_name, log)
+        yield worker
+    finally:
+        _stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
