@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
@@ -13,35 +12,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tally.credit import selectors, services
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest, CreditRequestStatus
 from tally.identity import selectors as identity_selectors
 from tally.identity.models import VendorProfile
 from tally.identity.permissions import IsAdmin, IsVendor
 from tally.identity.request import request_user
-from tally.ledger.models import Entry
-from tally.ledger.selectors import AccountBalance
+from tally.ledger import selectors as ledger_selectors
+from tally.ledger.serializers import (
+    BalanceOutputSerializer,
+    EntryOutputSerializer,
+    balance_body,
+    statement_response,
+)
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
 from tally.platform.exceptions import NotFoundError
-from tally.platform.money import MoneyField, from_minor
+from tally.platform.money import MoneyField
 from tally.platform.operations.selectors import operation_location
 from tally.platform.operations.serializers import OperationOutputSerializer, operation_body
-
-
-class BalanceOutputSerializer(serializers.Serializer):
-    balance = serializers.CharField()
-    pending = serializers.CharField()
-    available = serializers.CharField()
-    currency = serializers.CharField()
-
-
-def balance_body(balance: AccountBalance) -> dict[str, Any]:
-    return {
-        "balance": from_minor(balance.balance),
-        "pending": from_minor(balance.pending),
-        "available": from_minor(balance.available),
-        "currency": balance.currency,
-    }
 
 
 class CreditRequestOutputSerializer(serializers.Serializer):
@@ -55,22 +44,6 @@ class CreditRequestOutputSerializer(serializers.Serializer):
     credited_at = serializers.DateTimeField(allow_null=True)
     transfer_id = serializers.UUIDField(allow_null=True)
     created_at = serializers.DateTimeField()
-
-
-class EntryOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="Entry sequence number (increases over time).")
-    transfer_id = serializers.UUIDField()
-    code = serializers.CharField(source="transfer.code")
-    amount = serializers.SerializerMethodField(help_text="Signed: negative is a debit.")
-    balance_after = serializers.SerializerMethodField()
-    reference = serializers.CharField(source="transfer.reference")
-    created_at = serializers.DateTimeField()
-
-    def get_amount(self, entry: Entry) -> str:
-        return from_minor(entry.amount)
-
-    def get_balance_after(self, entry: Entry) -> str | None:
-        return None if entry.balance_after is None else from_minor(entry.balance_after)
 
 
 class CreditTransactionOutputSerializer(EntryOutputSerializer):
@@ -88,6 +61,10 @@ class CustomerCreditOperationOutputSerializer(OperationOutputSerializer):
 
 def _vendor_for(request: Request, vendor_id: UUID) -> VendorProfile:
     return identity_selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+
+
+def _prepaid_balance(vendor: VendorProfile) -> ledger_selectors.AccountBalance:
+    return ledger_selectors.owner_balance(owner_id=vendor.user_id, kind=VENDOR_PREPAID)
 
 
 # --- credit requests --------------------------------------------------------------------
@@ -212,7 +189,7 @@ class VendorBalanceApi(ApiView):
     @extend_schema(responses={200: BalanceOutputSerializer}, tags=["vendors"])
     def get(self, request: Request, vendor_id: UUID) -> Response:
         vendor = _vendor_for(request, vendor_id)
-        return Response(balance_body(selectors.vendor_balance(vendor=vendor)))
+        return Response(balance_body(_prepaid_balance(vendor)))
 
 
 class VendorCreditApi(ApiView):
@@ -237,7 +214,7 @@ class VendorCreditApi(ApiView):
             amount_minor=data.validated_data["amount"],
             reason=data.validated_data["reason"],
         )
-        body = balance_body(selectors.vendor_balance(vendor=vendor))
+        body = balance_body(_prepaid_balance(vendor))
         body["transfer_id"] = increase.transfer.pk
         return Response(body)
 
@@ -252,12 +229,10 @@ class VendorTransactionsApi(ApiView):
     )
     def get(self, request: Request, vendor_id: UUID) -> Response:
         vendor = _vendor_for(request, vendor_id)
-        return paginate(
+        return statement_response(
             request=request,
             view=self,
-            queryset=selectors.vendor_statement(vendor=vendor),
-            serializer_class=EntryOutputSerializer,
-            ordering="-id",
+            entries=ledger_selectors.owner_entries(owner_id=vendor.user_id, kind=VENDOR_PREPAID),
         )
 
 
@@ -276,12 +251,11 @@ class CreditTransactionListApi(ApiView):
             vendor_id = vendor_field.run_validation(raw_vendor) if raw_vendor else None
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({"vendor": exc.detail}) from exc
-        return paginate(
+        return statement_response(
             request=request,
             view=self,
-            queryset=selectors.credit_transactions(vendor_id=vendor_id),
+            entries=ledger_selectors.kind_entries(kind=VENDOR_PREPAID, owner_id=vendor_id),
             serializer_class=CreditTransactionOutputSerializer,
-            ordering="-id",
         )
 
 

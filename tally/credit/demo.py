@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from tally.credit import selectors, services
+from tally.credit import services
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest
 from tally.identity.models import User, VendorProfile
+from tally.ledger import selectors as ledger_selectors
 from tally.platform.demo import DemoAccount
 
 DEMO_CREDIT_MINOR = {"vendor1@tally.local": 100_000, "vendor2@tally.local": 50_000}
@@ -17,7 +19,7 @@ def demo_data_load() -> list[DemoAccount]:
     admin = User.objects.get(email="admin@tally.local")
     for email, amount_minor in DEMO_CREDIT_MINOR.items():
         vendor = VendorProfile.objects.get(user__email=email)
-        if selectors.vendor_prepaid_account_find(vendor=vendor) is None:
+        if ledger_selectors.account_find(owner_id=vendor.user_id, kind=VENDOR_PREPAID) is None:
             services.vendor_credit_increase(
                 actor=admin, vendor=vendor, amount_minor=amount_minor, reason="demo data"
             )

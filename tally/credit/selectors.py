@@ -7,11 +7,8 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest, CustomerCreditOperation
-from tally.identity.models import User, VendorProfile
-from tally.ledger import selectors as ledger_selectors
-from tally.ledger.models import Account, Entry
+from tally.identity.models import User
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.platform.money import from_minor
 from tally.platform.operations.selectors import Operation, operation_location
@@ -38,39 +35,6 @@ def credit_request_get_for_user(*, user: User, credit_request_id: UUID) -> Credi
     if request is None:
         raise NotFoundError("No such credit request.")
     return request
-
-
-def vendor_prepaid_account_find(*, vendor: VendorProfile) -> Account | None:
-    """The vendor's prepaid account, or None before its first movement (reads create nothing)."""
-    return ledger_selectors.account_find(owner_id=vendor.user_id, kind=VENDOR_PREPAID)
-
-
-def vendor_balance(*, vendor: VendorProfile) -> ledger_selectors.AccountBalance:
-    account = vendor_prepaid_account_find(vendor=vendor)
-    if account is None:
-        from django.conf import settings
-
-        return ledger_selectors.AccountBalance(
-            account_id=0, currency=settings.TALLY_CURRENCY, balance=0, pending=0, available=0
-        )
-    return ledger_selectors.account_balance_cached(account=account)
-
-
-def vendor_statement(*, vendor: VendorProfile) -> QuerySet[Entry]:
-    """The vendor's credit-account entries (paginate newest first by id)."""
-    return Entry.objects.filter(
-        account__owner_id=vendor.user_id, account__kind=VENDOR_PREPAID
-    ).select_related("transfer")
-
-
-def credit_transactions(*, vendor_id: UUID | None = None) -> QuerySet[Entry]:
-    """Entries of every vendor's credit account (admins), optionally of one vendor."""
-    entries = Entry.objects.filter(account__kind=VENDOR_PREPAID).select_related(
-        "transfer", "account"
-    )
-    if vendor_id is not None:
-        entries = entries.filter(account__owner_id=vendor_id)
-    return entries
 
 
 CUSTOMER_CREDIT_OPERATION_KIND = "customer_credit"

@@ -13,8 +13,9 @@ import threading
 import pytest
 from django.db import connection
 
-from tally.credit import selectors, services
+from tally.credit import services
 from tally.credit.models import CreditRequest, CreditRequestStatus
+from tally.credit.testing import vendor_prepaid_balance
 from tally.identity.tests.factories import AdminFactory, VendorFactory
 from tally.ledger.verification import ledger_verify
 from tally.platform.outbox.models import OutboxMessage
@@ -69,5 +70,5 @@ def test_credit_job_and_a_committing_sale_of_the_same_vendor_do_not_deadlock() -
     assert errors == []
     credit_request.refresh_from_db()
     assert credit_request.status == CreditRequestStatus.APPROVED
-    assert selectors.vendor_balance(vendor=vendor).balance == 10_00 + 25_00 - 1_00
+    assert vendor_prepaid_balance(vendor) == 10_00 + 25_00 - 1_00
     assert ledger_verify().ok

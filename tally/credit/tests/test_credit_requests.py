@@ -9,9 +9,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tally.credit import selectors, services
+from tally.credit import services
 from tally.credit.ledger_vocabulary import CREDIT_REQUEST
 from tally.credit.models import CreditRequest, CreditRequestStatus
+from tally.credit.testing import vendor_prepaid_balance
 from tally.identity.models import VendorProfile
 from tally.identity.tests.factories import AdminFactory, VendorFactory
 from tally.identity.tests.fixtures import authenticate
@@ -24,7 +25,7 @@ User = get_user_model()
 
 
 def balance_of(vendor: VendorProfile) -> int:
-    return selectors.vendor_balance(vendor=vendor).balance
+    return vendor_prepaid_balance(vendor)
 
 
 def wait_for_status(credit_request: CreditRequest, status: str) -> None:

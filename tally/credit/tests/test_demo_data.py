@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from tally.credit import selectors
 from tally.credit.models import CreditRequest
+from tally.credit.testing import vendor_prepaid_balance
 from tally.identity.models import User, VendorProfile
 from tally.ledger.verification import ledger_verify
 
@@ -22,7 +22,7 @@ def test_demo_data_loads_idempotently() -> None:
     assert "vendor1@tally.local" in out.getvalue()
     assert User.objects.filter(email__endswith="@tally.local").count() == 7
     vendor1 = VendorProfile.objects.get(user__email="vendor1@tally.local")
-    assert selectors.vendor_balance(vendor=vendor1).balance == 100_000
+    assert vendor_prepaid_balance(vendor1) == 100_000
     assert CreditRequest.objects.filter(vendor=vendor1).count() == 1
     assert not VendorProfile.objects.get(user__email="vendor3@tally.local").is_active
     assert ledger_verify().ok

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tally.credit import selectors
+from tally.credit.testing import vendor_prepaid_balance
 from tally.identity.models import VendorProfile
 from tally.identity.tests.factories import VendorFactory
 from tally.ledger.verification import ledger_verify
@@ -46,7 +46,7 @@ def test_credit_increase_needs_positive_amount_and_reason(
 ) -> None:
     response = admin_client.post(f"/api/v1/vendors/{vendor.user_id}/credit/", body)
     assert response.status_code == 400
-    assert selectors.vendor_balance(vendor=vendor).balance == 0
+    assert vendor_prepaid_balance(vendor) == 0
 
 
 def test_vendor_cannot_credit_itself(vendor_client: APIClient, vendor: VendorProfile) -> None:
@@ -54,7 +54,7 @@ def test_vendor_cannot_credit_itself(vendor_client: APIClient, vendor: VendorPro
         f"/api/v1/vendors/{vendor.user_id}/credit/", {"amount": "5", "reason": "x"}
     )
     assert response.status_code == 403
-    assert selectors.vendor_balance(vendor=vendor).balance == 0
+    assert vendor_prepaid_balance(vendor) == 0
 
 
 def test_balance_and_statement_newest_first(
