@@ -45,10 +45,3 @@ class InvalidStateError(DomainError):
     code = "invalid_state"
     title = "Invalid state"
     default_detail = "The resource is not in a state that allows this action."
-
-
-class VendorInactiveError(DomainError):
-    status_code = 422
-    code = "vendor_inactive"
-    title = "Vendor inactive"
-    default_detail = "This vendor account is not active yet; an admin must activate it."
