@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, overload
 
 from django.db import connection, transaction
 
@@ -46,7 +46,7 @@ def _innermost_is_a_use_case() -> bool:
     return bool(blocks) and getattr(blocks[-1], "tally_use_case", False)
 
 
-def use_case_transaction() -> AbstractContextManager[object]:
+def use_case_transaction(*, refusals_write_nothing: bool = False) -> AbstractContextManager[object]:
     """The transaction of one use case: its own, or the use case layer's it runs in.
 
     - Outside any transaction (a task, a request without ``Idempotency-Key``, the shell):
@@ -60,9 +60,16 @@ def use_case_transaction() -> AbstractContextManager[object]:
       half-done use case.
     - Inside any other ``transaction.atomic`` (a caller that means to catch and carry on, a
       test): a savepoint, so a refused use case leaves that transaction usable and intact.
+
+    ``refusals_write_nothing=True`` is for hot-path use cases (the sale) whose every refusal
+    is raised before they write anything, and whose database errors abort the transaction
+    anyway: inside any caller's transaction they simply run in it, with no savepoint and
+    without marking it for rollback, so a caller may catch the refusal and carry on.
     """
     if not connection.in_atomic_block:
         block = transaction.atomic(durable=True)
+    elif refusals_write_nothing:
+        return nullcontext()
     elif _innermost_is_a_use_case():
         block = transaction.atomic(savepoint=False)
     else:
@@ -71,17 +78,37 @@ def use_case_transaction() -> AbstractContextManager[object]:
     return block
 
 
-def use_case(function: Callable[P, R]) -> Callable[P, R]:
-    """Run the decorated service in its use case's transaction (``use_case_transaction``)."""
+@overload
+def use_case(function: Callable[P, R], /) -> Callable[P, R]: ...
 
-    @wraps(function)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with use_case_transaction():
-            return function(*args, **kwargs)
 
-    return run
+@overload
+def use_case(
+    *, refusals_write_nothing: bool = False
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def use_case(
+    function: Callable[P, R] | None = None, /, *, refusals_write_nothing: bool = False
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run the decorated service in its use case's transaction (``use_case_transaction``).
+
+    ``@use_case`` for every use case; ``@use_case(refusals_write_nothing=True)`` only for
+    one whose refusals all come before its first write (see ``use_case_transaction``).
+    """
+
+    def decorate(service: Callable[P, R]) -> Callable[P, R]:
+        @wraps(service)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            with use_case_transaction(refusals_write_nothing=refusals_write_nothing):
+                return service(*args, **kwargs)
+
+        return run
+
+    return decorate if function is None else decorate(function)
 
 
 def transaction_own_or_join() -> AbstractContextManager[object]:
-    """Deprecated name of :func:`use_case_transaction`; kept until its last callers switch."""
-    return use_case_transaction()
+    """Deprecated name of ``use_case_transaction(refusals_write_nothing=True)``; kept until
+    its last callers switch."""
+    return use_case_transaction(refusals_write_nothing=True)
