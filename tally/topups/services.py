@@ -122,9 +122,10 @@ def charge_sale_create(
     find the two accounts; the ledger transfer (one statement); the sale row with the
     number's registration (one statement).
 
-    Runs in its use case's transaction (``use_case_transaction``): its own, or the
-    idempotency layer's, joined without a savepoint (a refused sale has written nothing:
-    the ledger statement refuses before any row is written).
+    Runs in its use case's transaction (``use_case_transaction``): its own, or its caller's
+    joined without a savepoint, since a refused sale has written nothing (the ledger
+    statement refuses before any row is written). Only the very first sale, which creates
+    the settlement account before its transfer, takes a savepoint.
 
     Locks: the vendor's prepaid account row (by the ledger's conditional update, until
     commit), the phone number row FOR KEY SHARE, a shared advisory lock on the settlement
@@ -140,9 +141,8 @@ def charge_sale_create(
     if prepaid_account is None:
         # Never credited: nothing to spend (amounts are positive), and nothing is created.
         raise InsufficientFundsError()
-    with use_case_transaction():
+    with use_case_transaction(refusals_write_nothing=settlement_account is not None):
         if settlement_account is None:
-            # The very first sale creates the settlement account.
             settlement_account = ledger.account_system(kind=AIRTIME_SETTLEMENT)
         return _charge_sale_write(
             vendor=vendor,

@@ -19,7 +19,6 @@ from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import Entry, TransferKind
 from tally.ledger.testing import assert_ledger_verifies
 from tally.platform.audit.models import AuditEvent
-from tally.platform.db import use_case_transaction
 from tally.platform.exceptions import PermissionDeniedError
 from tally.topups import services
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
@@ -133,12 +132,12 @@ def test_a_sale_costs_few_statements(vendor: VendorProfile) -> None:
     # given: the accounts and the number exist (the steady state of a busy vendor)
     vendor_fund(vendor, 10_00)
     services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00)
-    # when: inside the idempotency layer's use-case transaction, as every keyed request
-    with use_case_transaction(), CaptureQueriesContext(connection) as queries:
+    # when
+    with CaptureQueriesContext(connection) as queries:
         services.charge_sale_create(vendor=vendor, phone_number=NUMBER, amount_minor=1_00)
     # then: one statement to find both accounts, one for the whole ledger transfer (the
     # guarded balance update, the settlement lock, the transfer and its entries), one for
-    # the sale with its number registered-or-found. No savepoint inside the use case's
+    # the sale with its number registered-or-found. No savepoint inside the caller's
     # transaction; in a request without one, the use case's own BEGIN and COMMIT.
     statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
     assert statements == [
