@@ -3,6 +3,8 @@ issued through the ledger, balances read fresh from the database. Imported by te
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.conf import settings
 from django.db import transaction
 
@@ -31,7 +33,7 @@ def vendor_fund(vendor: VendorProfile, amount_minor: int) -> Transfer:
         ).transfer
 
 
-def owned_balance(owner_id: object, kind: AccountKind) -> int:
+def owned_balance(owner_id: UUID, kind: AccountKind) -> int:
     """The posted balance of the owner's account of ``kind``, read fresh (0 before it
     exists); creates nothing."""
     account = Account.objects.filter(
