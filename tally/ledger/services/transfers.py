@@ -67,21 +67,19 @@ def transfer_create(
     Enqueues nothing.
     """
     require_transaction()
-    _validate(debit_account=debit_account, credit_account=credit_account, amount=amount_minor)
     return movement_write(
         Movement(
-            values=transfer_values(
-                id=uuid.uuid4(),
+            values=_new_transfer_values(
                 kind=TransferKind.IMMEDIATE,
-                code=transfer_code_get(code).value,
-                debit_account_id=debit_account.id,
-                credit_account_id=credit_account.id,
-                amount=amount_minor,
+                debit_account=debit_account,
+                credit_account=credit_account,
+                amount_minor=amount_minor,
+                code=code,
                 reference=reference,
-                metadata=metadata or {},
-                idempotency_scope=idempotency_scope,
+                metadata=metadata,
                 idempotency_key=idempotency_key,
-                created_at=now or timezone.now(),
+                idempotency_scope=idempotency_scope,
+                now=now or timezone.now(),
             ),
             debit=Side(debit_account, balance_delta=-amount_minor, guarded=True),
             credit=Side(credit_account, balance_delta=amount_minor),
@@ -115,7 +113,6 @@ def transfer_create_pending(
     """
     require_transaction()
     now = now or timezone.now()
-    _validate(debit_account=debit_account, credit_account=credit_account, amount=amount_minor)
     if timeout_seconds is not None:
         if expires_at is not None:
             raise ValueError("give timeout_seconds or expires_at, not both")
@@ -124,19 +121,18 @@ def transfer_create_pending(
         raise ValueError("a pending transfer must expire in the future")
     return movement_write(
         Movement(
-            values=transfer_values(
-                id=uuid.uuid4(),
+            values=_new_transfer_values(
                 kind=TransferKind.PENDING,
-                code=transfer_code_get(code).value,
-                debit_account_id=debit_account.id,
-                credit_account_id=credit_account.id,
-                amount=amount_minor,
+                debit_account=debit_account,
+                credit_account=credit_account,
+                amount_minor=amount_minor,
+                code=code,
                 reference=reference,
-                metadata=metadata or {},
-                idempotency_scope=idempotency_scope,
+                metadata=metadata,
                 idempotency_key=idempotency_key,
+                idempotency_scope=idempotency_scope,
+                now=now,
                 expires_at=expires_at,
-                created_at=now,
             ),
             debit=Side(debit_account, pending_delta=amount_minor, guarded=True),
             credit=Side(credit_account),
@@ -286,6 +282,38 @@ def _validate(*, debit_account: Account, credit_account: Account, amount: int) -
         raise SameAccountError()
     if debit_account.currency != credit_account.currency:
         raise CurrencyMismatchError()
+
+
+def _new_transfer_values(
+    *,
+    kind: TransferKind,
+    debit_account: Account,
+    credit_account: Account,
+    amount_minor: int,
+    code: TransferCode | str,
+    reference: str,
+    metadata: dict[str, Any] | None,
+    idempotency_key: str | None,
+    idempotency_scope: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The checked row of a new immediate or pending transfer."""
+    _validate(debit_account=debit_account, credit_account=credit_account, amount=amount_minor)
+    return transfer_values(
+        id=uuid.uuid4(),
+        kind=kind,
+        code=transfer_code_get(code).value,
+        debit_account_id=debit_account.id,
+        credit_account_id=credit_account.id,
+        amount=amount_minor,
+        reference=reference,
+        metadata=metadata or {},
+        idempotency_scope=idempotency_scope,
+        idempotency_key=idempotency_key,
+        expires_at=expires_at,
+        created_at=now,
+    )
 
 
 def _require_pending(transfer: Transfer) -> None:
