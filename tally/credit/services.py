@@ -18,13 +18,14 @@ from tally.credit.models import (
     CustomerCreditOperation,
     OperationStatus,
 )
+from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import CustomerProfile, User, VendorProfile
 from tally.identity.services import vendor_require_active
 from tally.ledger import services as ledger
 from tally.ledger.models import Account, AccountKind, Transfer, TransferCode
 from tally.platform.audit.services import audit_record
 from tally.platform.db import use_case
-from tally.platform.exceptions import DomainError, VendorInactiveError
+from tally.platform.exceptions import DomainError
 from tally.platform.outbox.services import outbox_enqueue, outbox_task
 from tally.platform.status import status_transition
 
