@@ -79,6 +79,19 @@ def _idempotency_key(message_id: int) -> str:
     return f"outbox-{message_id}"
 
 
+def _attempt(message_id: int, max_attempts: int, row: Any) -> CallOutAttempt | None:
+    """The attempt a ``RETURNING attempts, last_error`` row describes (None: no row)."""
+    if row is None:
+        return None
+    return CallOutAttempt(
+        message_id=message_id,
+        attempt=int(row[0]),
+        max_attempts=max_attempts,
+        idempotency_key=_idempotency_key(message_id),
+        last_error=str(row[1]),
+    )
+
+
 def _claim(*, message_id: int, max_attempts: int, lease_seconds: float) -> CallOutAttempt | None:
     """Step 1, in the caller's transaction: take the job for a new attempt, or None."""
     with connection.cursor() as cursor:
@@ -90,16 +103,7 @@ def _claim(*, message_id: int, max_attempts: int, lease_seconds: float) -> CallO
             "RETURNING attempts, last_error",
             [lease_seconds, message_id, max_attempts],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return CallOutAttempt(
-        message_id=message_id,
-        attempt=int(row[0]),
-        max_attempts=max_attempts,
-        idempotency_key=_idempotency_key(message_id),
-        last_error=str(row[1]),
-    )
+        return _attempt(message_id, max_attempts, cursor.fetchone())
 
 
 def _exhausted(*, message_id: int, max_attempts: int) -> CallOutAttempt | None:
@@ -113,16 +117,7 @@ def _exhausted(*, message_id: int, max_attempts: int) -> CallOutAttempt | None:
             "RETURNING attempts, last_error",
             [message_id, max_attempts],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return CallOutAttempt(
-        message_id=message_id,
-        attempt=int(row[0]),
-        max_attempts=max_attempts,
-        idempotency_key=_idempotency_key(message_id),
-        last_error=str(row[1]),
-    )
+        return _attempt(message_id, max_attempts, cursor.fetchone())
 
 
 def _settle_mark(*, message_id: int) -> bool:

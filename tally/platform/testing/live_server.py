@@ -126,6 +126,25 @@ def _wait_for_worker(process: subprocess.Popen[bytes], node_name: str, log: Path
         time.sleep(_POLL_SECONDS)
 
 
+def _celery_worker_command(node_name: str, *pool_options: str) -> list[str]:
+    """``celery worker`` consuming this test run's queue (``settings.CELERY_TASK_DEFAULT_QUEUE``)."""
+    return [
+        str(BIN_DIR / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-l",
+        "WARNING",
+        *pool_options,
+        "-Q",
+        str(settings.CELERY_TASK_DEFAULT_QUEUE),
+        "-n",
+        node_name,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 @contextlib.contextmanager
 def live_server_run(
     *, web_workers: int = 3, celery_worker: bool = False, celery_concurrency: int = 2
@@ -140,7 +159,6 @@ def live_server_run(
     if not 2 <= web_workers <= 4:
         raise ValueError("web_workers must be between 2 and 4")
     workdir = Path(tempfile.mkdtemp(prefix="tally-live-"))
-    queue = str(settings.CELERY_TASK_DEFAULT_QUEUE)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -175,22 +193,7 @@ def live_server_run(
             worker_log = workdir / "celery.log"
             with worker_log.open("wb") as out:
                 worker = subprocess.Popen(
-                    [
-                        str(BIN_DIR / "celery"),
-                        "-A",
-                        "config",
-                        "worker",
-                        "-l",
-                        "WARNING",
-                        "-c",
-                        str(celery_concurrency),
-                        "-Q",
-                        queue,
-                        "-n",
-                        node_name,
-                        "--without-gossip",
-                        "--without-mingle",
-                    ],
+                    _celery_worker_command(node_name, "-c", str(celery_concurrency)),
                     cwd=BASE_DIR,
                     env=env,
                     stdout=out,
@@ -250,22 +253,7 @@ def celery_worker_run(
         "DJANGO_SETTINGS_MODULE": "config.django.test",
         **(extra_env or {}),
     }
-    command = [
-        str(BIN_DIR / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "-l",
-        "WARNING",
-        "-P",
-        "solo",
-        "-Q",
-        str(settings.CELERY_TASK_DEFAULT_QUEUE),
-        "-n",
-        node_name,
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    command = _celery_worker_command(node_name, "-P", "solo")
     if include:
         command += ["-I", ",".join(include)]
     with log.open("wb") as out:

@@ -4,7 +4,6 @@ tests adopt it.)"""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import httpx
@@ -14,6 +13,7 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from tally.platform.idempotency.models import IdempotencyRecord
 from tally.platform.testing.live_server import live_server_run
+from tally.platform.testing.race import wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -34,7 +34,4 @@ def test_live_server_runs_gunicorn_and_a_worker_on_this_runs_queue() -> None:
         # when: the purge job is published on this run's default queue
         celery_app.send_task("tally.platform.idempotency.tasks.idempotency_purge")
         # then: the live worker runs it against the test database
-        deadline = time.monotonic() + 30
-        while IdempotencyRecord.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not IdempotencyRecord.objects.exists()
+        wait_until(lambda: not IdempotencyRecord.objects.exists(), timeout_seconds=30)

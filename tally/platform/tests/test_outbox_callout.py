@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.db.models.functions import Now
+from django.utils import timezone
 from django_redis import get_redis_connection
 
 from tally.platform.audit.models import AuditEvent
@@ -222,3 +224,28 @@ def test_require_no_transaction() -> None:
     require_no_transaction()
     with pytest.raises(TransactionOpenError), transaction.atomic():
         require_no_transaction()
+
+
+def test_a_live_claim_is_left_alone_and_a_lapsed_one_is_republished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: a job claimed ten minutes ahead, never settled
+    sent: list[int] = []
+    monkeypatch.setattr(services, "_send", lambda message: sent.append(message.id))
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        task_name=probe.TASK_NAME,
+        payload={},
+        attempts=1,
+        claimed_at=now,
+        next_attempt_at=now + timedelta(minutes=10),
+    )
+    # when / then: neither the sweeper nor the reconciler touches it while the claim runs
+    assert services.outbox_sweep(now=now + timedelta(minutes=5)) == 0
+    assert outbox_callout_reconcile(now=now + timedelta(minutes=5)) == 0
+    assert sent == []
+    # ... and once the claim has lapsed the reconciler republishes it
+    assert outbox_callout_reconcile(now=now + timedelta(minutes=11)) == 1
+    assert sent == [message.id]
+    message.refresh_from_db()
+    assert (message.attempts, message.processed_at) == (1, None)
