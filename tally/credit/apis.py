@@ -7,7 +7,7 @@ from uuid import UUID
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,7 +27,6 @@ from tally.ledger.serializers import (
 )
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
-from tally.platform.exceptions import NotFoundError
 from tally.platform.money import MoneyField
 from tally.platform.operations.selectors import operation_location
 from tally.platform.operations.serializers import OperationOutputSerializer, operation_body
@@ -60,7 +59,7 @@ class CustomerCreditOperationOutputSerializer(OperationOutputSerializer):
 
 
 def _vendor_for(request: Request, vendor_id: UUID) -> VendorProfile:
-    return identity_selectors.vendor_get_for_user(user=request_user(request), vendor_id=vendor_id)
+    return identity_selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
 
 
 def _prepaid_balance(vendor: VendorProfile) -> ledger_selectors.AccountBalance:
@@ -72,6 +71,10 @@ def _prepaid_balance(vendor: VendorProfile) -> ledger_selectors.AccountBalance:
 
 class CreditRequestListApi(ApiView):
     permission_classes = (IsAuthenticated,)
+
+    def get_permissions(self) -> list[BasePermission]:
+        # Anyone signed in may list (the selector scopes it); only vendors may ask.
+        return [IsVendor()] if self.request.method == "POST" else [IsAuthenticated()]
 
     class InputSerializer(serializers.Serializer):
         amount = MoneyField()
@@ -94,8 +97,8 @@ class CreditRequestListApi(ApiView):
         return paginate(
             request=request,
             view=self,
-            queryset=selectors.credit_request_list_for_user(
-                user=request_user(request), status=status_filter
+            queryset=selectors.credit_request_list_for_actor(
+                actor=request_user(request), status=status_filter
             ),
             serializer_class=CreditRequestOutputSerializer,
         )
@@ -104,8 +107,6 @@ class CreditRequestListApi(ApiView):
         request=InputSerializer, responses={201: CreditRequestOutputSerializer}, tags=["credit"]
     )
     def post(self, request: Request) -> Response:
-        if not IsVendor().has_permission(request, self):
-            self.permission_denied(request, message=IsVendor.message)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         credit_request = services.credit_request_create(
@@ -123,8 +124,8 @@ class CreditRequestDetailApi(ApiView):
 
     @extend_schema(responses={200: CreditRequestOutputSerializer}, tags=["credit"])
     def get(self, request: Request, credit_request_id: UUID) -> Response:
-        credit_request = selectors.credit_request_get_for_user(
-            user=request_user(request), credit_request_id=credit_request_id
+        credit_request = selectors.credit_request_get_for_actor(
+            actor=request_user(request), credit_request_id=credit_request_id
         )
         return Response(CreditRequestOutputSerializer(credit_request).data)
 
@@ -141,8 +142,8 @@ class CreditRequestApproveApi(ApiView):
 
     @extend_schema(request=None, responses={202: OutputSerializer}, tags=["credit"])
     def post(self, request: Request, credit_request_id: UUID) -> Response:
-        credit_request = selectors.credit_request_get_for_user(
-            user=request_user(request), credit_request_id=credit_request_id
+        credit_request = selectors.credit_request_get_for_actor(
+            actor=request_user(request), credit_request_id=credit_request_id
         )
         credit_request = services.credit_request_approve(
             actor=request_user(request), credit_request=credit_request
@@ -169,8 +170,8 @@ class CreditRequestRejectApi(ApiView):
     def post(self, request: Request, credit_request_id: UUID) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        credit_request: CreditRequest = selectors.credit_request_get_for_user(
-            user=request_user(request), credit_request_id=credit_request_id
+        credit_request: CreditRequest = selectors.credit_request_get_for_actor(
+            actor=request_user(request), credit_request_id=credit_request_id
         )
         credit_request = services.credit_request_reject(
             actor=request_user(request),
@@ -275,9 +276,9 @@ class CustomerCreditApi(ApiView):
         tags=["customers"],
     )
     def post(self, request: Request, customer_id: UUID) -> Response:
-        customer = identity_selectors.customer_get_by_id(customer_id=customer_id)
-        if customer is None:
-            raise NotFoundError("No such customer.")
+        customer = identity_selectors.customer_get_for_funding(
+            actor=request_user(request), customer_id=customer_id
+        )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         operation = services.customer_credit_request(

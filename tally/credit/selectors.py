@@ -14,15 +14,15 @@ from tally.platform.money import from_minor
 from tally.platform.operations.selectors import Operation, operation_location
 
 
-def credit_request_list_for_user(
-    *, user: User, status: str | None = None
+def credit_request_list_for_actor(
+    *, actor: User, status: str | None = None
 ) -> QuerySet[CreditRequest]:
     """Admins see every request; a vendor sees its own; others are refused."""
     requests = CreditRequest.objects.select_related("vendor__user")
-    if user.is_admin:
+    if actor.is_admin:
         pass
-    elif user.is_vendor:
-        requests = requests.filter(vendor__user=user)
+    elif actor.is_vendor:
+        requests = requests.filter(vendor__user=actor)
     else:
         raise PermissionDeniedError()
     if status:
@@ -30,8 +30,9 @@ def credit_request_list_for_user(
     return requests
 
 
-def credit_request_get_for_user(*, user: User, credit_request_id: UUID) -> CreditRequest:
-    request = credit_request_list_for_user(user=user).filter(pk=credit_request_id).first()
+def credit_request_get_for_actor(*, actor: User, credit_request_id: UUID) -> CreditRequest:
+    """One request, visible as in ``credit_request_list_for_actor``; 404 otherwise."""
+    request = credit_request_list_for_actor(actor=actor).filter(pk=credit_request_id).first()
     if request is None:
         raise NotFoundError("No such credit request.")
     return request

@@ -236,13 +236,3 @@ def api_key_get_by_prefix(*, prefix: str) -> ApiKey | None:
 
 
 # --- deprecated names, kept only until tally/credit/apis.py calls the new ones ----------
-
-
-def vendor_get_for_user(*, user: User, vendor_id: UUID) -> VendorProfile:
-    """Deprecated: ``vendor_get_for_actor(actor=, vendor_id=)``."""
-    return vendor_get_for_actor(actor=user, vendor_id=vendor_id)
-
-
-def customer_get_by_id(*, customer_id: UUID) -> CustomerProfile | None:
-    """Deprecated and unguarded: ``customer_get_for_funding(actor=, customer_id=)``."""
-    return CustomerProfile.objects.select_related("user").filter(user_id=customer_id).first()
