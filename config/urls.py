@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from tally.platform.health import views as health
 
 api_v1 = [
+    path("", include("tally.platform.urls")),
     path("", include("tally.identity.urls")),
     path("", include("tally.ledger.urls")),
     path("", include("tally.credit.urls")),

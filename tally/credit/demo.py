@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from tally.credit import services
 from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest
 from tally.identity.models import User, VendorProfile
 from tally.ledger import selectors as ledger_selectors
+from tally.platform.db import use_case
 from tally.platform.demo import DemoAccount
 
 DEMO_CREDIT_MINOR = {"vendor1@tally.local": 100_000, "vendor2@tally.local": 50_000}
 
 
-@transaction.atomic
+@use_case
 def demo_data_load() -> list[DemoAccount]:
     admin = User.objects.get(email="admin@tally.local")
     for email, amount_minor in DEMO_CREDIT_MINOR.items():

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from tally.credit import apis
 
@@ -36,6 +36,4 @@ urlpatterns = [
         apis.CustomerCreditApi.as_view(),
         name="customer-credit",
     ),
-    # Until config/urls.py includes tally.platform.urls itself (then delete this line).
-    path("", include("tally.platform.urls")),
 ]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from tally.identity import services as identity
 from tally.identity.models import Role, User, VendorProfile
+from tally.platform.db import use_case
 from tally.platform.demo import DEMO_PASSWORD, DemoAccount
 
 DEMO_ACCOUNTS = [
@@ -19,7 +18,7 @@ DEMO_ACCOUNTS = [
 ]
 
 
-@transaction.atomic
+@use_case
 def demo_data_load() -> list[DemoAccount]:
     """Create the demo accounts that don't exist yet; safe to run any number of times."""
     admin = User.objects.filter(email="admin@tally.local").first()

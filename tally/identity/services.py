@@ -27,6 +27,7 @@ from tally.identity.exceptions import (
 )
 from tally.identity.models import ApiKey, CustomerProfile, PartnerProfile, Role, User, VendorProfile
 from tally.platform.audit.services import audit_record
+from tally.platform.db import use_case
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 
 API_KEY_PREFIX_BYTES = 6
@@ -103,7 +104,7 @@ def actor_require_admin_or_active_vendor(*, actor: User) -> None:
 # --- use cases ---------------------------------------------------------------------------
 
 
-@transaction.atomic
+@use_case
 def user_register(
     *,
     email: str,
@@ -136,7 +137,7 @@ def user_register(
     return user
 
 
-@transaction.atomic
+@use_case
 def vendor_create(
     *,
     actor: User,
@@ -168,7 +169,7 @@ def vendor_create(
 VENDOR_EDITABLE_FIELDS = ("business_name", "address", "phone")
 
 
-@transaction.atomic
+@use_case
 def vendor_update(*, actor: User, vendor: VendorProfile, data: dict[str, Any]) -> VendorProfile:
     """Change a vendor's profile fields (never ``is_active``: that is activate/deactivate).
 
@@ -208,7 +209,7 @@ def _vendor_set_active(*, actor: User, vendor: VendorProfile, active: bool) -> V
     return vendor
 
 
-@transaction.atomic
+@use_case
 def vendor_activate(*, actor: User, vendor: VendorProfile) -> VendorProfile:
     """An admin allows the vendor to sell, request credit and manage services (403 for
     anyone else). Idempotent: a conditional update, so concurrent activations make one
@@ -217,7 +218,7 @@ def vendor_activate(*, actor: User, vendor: VendorProfile) -> VendorProfile:
     return _vendor_set_active(actor=actor, vendor=vendor, active=True)
 
 
-@transaction.atomic
+@use_case
 def vendor_deactivate(*, actor: User, vendor: VendorProfile) -> VendorProfile:
     """An admin stops the vendor writing anything (403 for anyone else); it can still log
     in and read its data. Idempotent, like ``vendor_activate``."""
@@ -225,7 +226,7 @@ def vendor_deactivate(*, actor: User, vendor: VendorProfile) -> VendorProfile:
     return _vendor_set_active(actor=actor, vendor=vendor, active=False)
 
 
-@transaction.atomic
+@use_case
 def vendor_close(*, actor: User, vendor: VendorProfile) -> None:
     """Close a vendor: deactivate it and disable its login and API keys.
 
@@ -246,7 +247,7 @@ def vendor_close(*, actor: User, vendor: VendorProfile) -> None:
     )
 
 
-@transaction.atomic
+@use_case
 def customer_create(
     *, actor: User, email: str, phone: str, full_name: str = "", password: str | None = None
 ) -> CustomerProfile:
@@ -266,7 +267,7 @@ def customer_create(
     return profile
 
 
-@transaction.atomic
+@use_case
 def partner_create(
     *, actor: User | None, email: str, password: str, name: str, callback_url: str = ""
 ) -> tuple[PartnerProfile, str]:
@@ -280,7 +281,7 @@ def partner_create(
     return partner, secret
 
 
-@transaction.atomic
+@use_case
 def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
     """Change the caller's own profile fields allowed for its role."""
     changes: dict[str, list[Any]] = {}
@@ -337,7 +338,7 @@ class IssuedApiKey:
     key: str
 
 
-@transaction.atomic
+@use_case
 def api_key_create(*, user: User, name: str) -> IssuedApiKey:
     """Issue an API key for a vendor or partner. The full key is returned only here."""
     if user.is_vendor:
@@ -353,7 +354,7 @@ def api_key_create(*, user: User, name: str) -> IssuedApiKey:
     return IssuedApiKey(api_key=api_key, key=key)
 
 
-@transaction.atomic
+@use_case
 def api_key_revoke(*, user: User, api_key: ApiKey) -> ApiKey:
     """Revoke one of ``user``'s own keys at once; later requests with it are refused.
     Idempotent (a conditional update: one audit event however many revokes race). Another

@@ -6,11 +6,12 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from psycopg.errors import LockNotAvailable
 
 from tally.ledger import services
 from tally.ledger.models import Account
+from tally.platform.db import use_case_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def ledger_expire_overdue() -> int:
     """
     total = 0
     for _ in range(EXPIRE_MAX_BATCHES):
-        with transaction.atomic(durable=True):
+        with use_case_transaction():
             expired = services.transfer_expire_overdue(limit=EXPIRE_BATCH_SIZE)
         total += len(expired)
         if len(expired) < EXPIRE_BATCH_SIZE:
@@ -48,7 +49,7 @@ def ledger_roll_up() -> int:
     folded = 0
     for account in Account.objects.filter(owner__isnull=True).order_by("id"):
         try:
-            with transaction.atomic(durable=True):
+            with use_case_transaction():
                 with connection.cursor() as cursor:
                     cursor.execute(
                         "SELECT set_config('lock_timeout', %s, true)", [f"{timeout_ms}ms"]

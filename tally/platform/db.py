@@ -106,9 +106,3 @@ def use_case(
         return run
 
     return decorate if function is None else decorate(function)
-
-
-def transaction_own_or_join() -> AbstractContextManager[object]:
-    """Deprecated name of ``use_case_transaction(refusals_write_nothing=True)``; kept until
-    its last callers switch."""
-    return use_case_transaction(refusals_write_nothing=True)

@@ -1,6 +1,6 @@
 """Top-up writes: selling a phone charge, and the phone number registry.
 
-Each public function is one use case with one transaction (``transaction.atomic()``, joined
+Each public function is one use case with one transaction (``use_case``: its own, or joined
 by the idempotency layer's transaction when the request carries an ``Idempotency-Key``).
 Money moves only through ``tally.ledger.services``.
 """
@@ -25,7 +25,7 @@ from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.models import Account
 from tally.platform.audit.services import audit_record
-from tally.platform.db import use_case_transaction
+from tally.platform.db import use_case, use_case_transaction
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
 from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT, CHARGE_SALE
@@ -195,7 +195,7 @@ def _charge_sale_write(
 # --- phone numbers ----------------------------------------------------------------------
 
 
-@transaction.atomic
+@use_case
 def phone_number_create(*, actor: User, number: str, label: str = "") -> PhoneNumber:
     """Register ``number`` (E.164) for an admin or an active vendor (``created_by`` =
     ``actor``); ``phone_number_taken`` if it is registered already (the unique constraint
@@ -229,7 +229,7 @@ def _phone_number_require_editor(*, actor: User, phone_number: PhoneNumber) -> N
     actor_require_admin_or_active_vendor(actor=actor)
 
 
-@transaction.atomic
+@use_case
 def phone_number_update(
     *, actor: User, phone_number: PhoneNumber, number: str, label: str
 ) -> PhoneNumber:
@@ -264,7 +264,7 @@ def phone_number_update(
     return locked
 
 
-@transaction.atomic
+@use_case
 def phone_number_delete(*, actor: User, phone_number: PhoneNumber) -> None:
     """Delete a number nothing was sold to, for an admin or the active vendor that
     registered it (403 for anyone else, 422 ``vendor_inactive`` for an inactive vendor);
