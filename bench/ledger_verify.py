@@ -128,13 +128,13 @@ GENERATE = [
         INSERT INTO ledger_transfer (id, kind, code, debit_account_id, credit_account_id,
                                      amount, reference, metadata, idempotency_scope,
                                      expires_at, pending_id, created_at)
-        SELECT md5('pending' || p.v || '-' || p.i)::uuid, 'pending', 'offer_activation',
+        SELECT md5('pending' || p.v || '-' || p.i)::uuid, 'pending', 'charge_sale',
                2 + p.v, 2, 5, 'bench-pending', '{}'::jsonb, '',
                timestamptz '2031-01-01', NULL, timestamptz '2030-06-01'
           FROM generate_series(1, %(vendors)s) AS v
          CROSS JOIN LATERAL (VALUES (v, 1), (v, 2)) AS p(v, i)
         UNION ALL
-        SELECT md5('void' || v)::uuid, 'void', 'offer_activation', 2 + v, 2, 5,
+        SELECT md5('void' || v)::uuid, 'void_pending', 'charge_sale', 2 + v, 2, 5,
                'bench-pending', '{}'::jsonb, '', NULL,
                md5('pending' || v || '-2')::uuid, timestamptz '2030-06-02'
           FROM generate_series(1, %(vendors)s) AS v

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -84,6 +85,8 @@ class PartnerProfileAdmin(ReadOnlyAdmin):
     search_fields = ("name", "user__email")
     # The signing secret is shown once, at creation; the page never displays it.
     exclude = ("signing_secret",)
+    # Callback URLs typed without a scheme are https (Django 6's default, explicit now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(ApiKey)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.utils import timezone
 
@@ -38,17 +38,21 @@ from tally.platform.db import require_transaction
 BIGINT_MAX = 2**63 - 1
 
 
+class NewTransfer(TypedDict):
+    """The arguments every new transfer takes (immediate or pending), keyword-only."""
+
+    debit_account: Account
+    credit_account: Account
+    amount_minor: int  # minor units, > 0
+    code: TransferCode | str  # registered by the calling feature
+    reference: NotRequired[str]
+    metadata: NotRequired[dict[str, Any] | None]
+    idempotency_key: NotRequired[str | None]
+    idempotency_scope: NotRequired[str]
+
+
 def transfer_create(
-    *,
-    debit_account: Account,
-    credit_account: Account,
-    amount_minor: int,
-    code: TransferCode | str,
-    reference: str = "",
-    metadata: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    idempotency_scope: str = "",
-    now: datetime | None = None,
+    *, now: datetime | None = None, **transfer: Unpack[NewTransfer]
 ) -> TransferResult:
     """Move ``amount_minor`` from ``debit_account`` to ``credit_account`` at once.
 
@@ -67,22 +71,14 @@ def transfer_create(
     Enqueues nothing.
     """
     require_transaction()
+    amount = transfer["amount_minor"]
     return movement_write(
         Movement(
             values=_new_transfer_values(
-                kind=TransferKind.IMMEDIATE,
-                debit_account=debit_account,
-                credit_account=credit_account,
-                amount_minor=amount_minor,
-                code=code,
-                reference=reference,
-                metadata=metadata,
-                idempotency_key=idempotency_key,
-                idempotency_scope=idempotency_scope,
-                now=now or timezone.now(),
+                TransferKind.IMMEDIATE, transfer, now=now or timezone.now()
             ),
-            debit=Side(debit_account, balance_delta=-amount_minor, guarded=True),
-            credit=Side(credit_account, balance_delta=amount_minor),
+            debit=Side(transfer["debit_account"], balance_delta=-amount, guarded=True),
+            credit=Side(transfer["credit_account"], balance_delta=amount),
             writes_entries=True,
         )
     )
@@ -90,17 +86,10 @@ def transfer_create(
 
 def transfer_create_pending(
     *,
-    debit_account: Account,
-    credit_account: Account,
-    amount_minor: int,
-    code: TransferCode | str,
     timeout_seconds: int | None = None,
     expires_at: datetime | None = None,
-    reference: str = "",
-    metadata: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    idempotency_scope: str = "",
     now: datetime | None = None,
+    **transfer: Unpack[NewTransfer],
 ) -> Transfer:
     """Reserve ``amount_minor`` on ``debit_account`` for a later post or void.
 
@@ -122,20 +111,12 @@ def transfer_create_pending(
     return movement_write(
         Movement(
             values=_new_transfer_values(
-                kind=TransferKind.PENDING,
-                debit_account=debit_account,
-                credit_account=credit_account,
-                amount_minor=amount_minor,
-                code=code,
-                reference=reference,
-                metadata=metadata,
-                idempotency_key=idempotency_key,
-                idempotency_scope=idempotency_scope,
-                now=now,
-                expires_at=expires_at,
+                TransferKind.PENDING, transfer, now=now, expires_at=expires_at
             ),
-            debit=Side(debit_account, pending_delta=amount_minor, guarded=True),
-            credit=Side(credit_account),
+            debit=Side(
+                transfer["debit_account"], pending_delta=transfer["amount_minor"], guarded=True
+            ),
+            credit=Side(transfer["credit_account"]),
             writes_entries=False,
         )
     ).transfer
@@ -285,32 +266,22 @@ def _validate(*, debit_account: Account, credit_account: Account, amount: int) -
 
 
 def _new_transfer_values(
-    *,
-    kind: TransferKind,
-    debit_account: Account,
-    credit_account: Account,
-    amount_minor: int,
-    code: TransferCode | str,
-    reference: str,
-    metadata: dict[str, Any] | None,
-    idempotency_key: str | None,
-    idempotency_scope: str,
-    now: datetime,
-    expires_at: datetime | None = None,
+    kind: TransferKind, transfer: NewTransfer, *, now: datetime, expires_at: datetime | None = None
 ) -> dict[str, Any]:
     """The checked row of a new immediate or pending transfer."""
-    _validate(debit_account=debit_account, credit_account=credit_account, amount=amount_minor)
+    debit, credit = transfer["debit_account"], transfer["credit_account"]
+    _validate(debit_account=debit, credit_account=credit, amount=transfer["amount_minor"])
     return transfer_values(
         id=uuid.uuid4(),
         kind=kind,
-        code=transfer_code_get(code).value,
-        debit_account_id=debit_account.id,
-        credit_account_id=credit_account.id,
-        amount=amount_minor,
-        reference=reference,
-        metadata=metadata or {},
-        idempotency_scope=idempotency_scope,
-        idempotency_key=idempotency_key,
+        code=transfer_code_get(transfer["code"]).value,
+        debit_account_id=debit.id,
+        credit_account_id=credit.id,
+        amount=transfer["amount_minor"],
+        reference=transfer.get("reference", ""),
+        metadata=transfer.get("metadata") or {},
+        idempotency_scope=transfer.get("idempotency_scope", ""),
+        idempotency_key=transfer.get("idempotency_key"),
         expires_at=expires_at,
         created_at=now,
     )
