@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from tally.ledger.testing import (
     position,
     row_counts,
 )
+from tally.platform.testing.race import run_concurrently, transaction_held, transactions_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,19 +30,13 @@ THREADS = 32
 
 
 def run_threads(count: int, work: Callable[[int], list[str]]) -> Counter[str]:
-    """Run ``work(i)`` on ``count`` threads released together; tally the outcomes."""
-    barrier = threading.Barrier(count)
-
-    def worker(index: int) -> list[str]:
-        try:
-            barrier.wait(timeout=30)
-            return work(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        outcomes = [outcome for batch in pool.map(worker, range(count)) for outcome in batch]
-    return Counter(outcomes)
+    """Run ``work(i)`` on ``count`` threads released together (the race kit); tally the
+    outcomes. A thread that raised fails the test with its exception."""
+    outcomes = run_concurrently(*(functools.partial(work, index) for index in range(count)))
+    errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+    if errors:
+        raise errors[0]
+    return Counter(name for outcome in outcomes for name in outcome.value or [])
 
 
 def attempt(action: Callable[[], Any]) -> str:
@@ -244,26 +238,14 @@ def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
     vendors = [owned_account(testing.PREPAID) for _ in range(100)]
     for vendor in vendors:
         fund(vendor, 100)
-    holding = threading.Event()
-    release = threading.Event()
 
-    def hold_vendor_zero() -> None:
-        try:
-            with transaction.atomic(durable=True):
-                services.transfer_create(
-                    debit_account=vendors[0],
-                    credit_account=settlement,
-                    amount_minor=10,
-                    code=testing.SALE,
-                )
-                holding.set()
-                assert release.wait(timeout=60)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_vendor_zero)
-    holder.start()
-    assert holding.wait(timeout=10)
+    def sale_of_vendor_zero() -> object:
+        return services.transfer_create(
+            debit_account=vendors[0],
+            credit_account=settlement,
+            amount_minor=10,
+            code=testing.SALE,
+        )
 
     def sell(index: int) -> list[str]:
         outcomes = []
@@ -281,15 +263,12 @@ def test_vendors_paying_one_system_account_do_not_wait_on_each_other(
             outcomes.append("ok")
         return outcomes
 
-    # when
-    started = time.monotonic()
-    try:
+    # when: vendor 0's sale holds its transaction open meanwhile
+    with transaction_held(sale_of_vendor_zero) as held:
+        started = time.monotonic()
         outcomes = run_threads(4, sell)
         elapsed = time.monotonic() - started
-        still_open = holder.is_alive()
-    finally:
-        release.set()
-        holder.join(timeout=30)
+        still_open = held.backend in {row["pid"] for row in transactions_open()}
     # then: all 99 committed while vendor 0 still held its transaction open
     assert outcomes == Counter({"ok": 99})
     assert still_open
@@ -304,41 +283,25 @@ def test_roll_up_waits_for_open_transfers_and_never_loses_an_entry(
     """The exclusive roll-up lock cannot cut past an entry that is not committed yet."""
     # given: a transfer to settlement held open
     fund(prepaid, 100)
-    holding = threading.Event()
-    release = threading.Event()
 
-    def hold() -> None:
-        try:
-            with transaction.atomic(durable=True):
-                services.transfer_create(
-                    debit_account=prepaid,
-                    credit_account=settlement,
-                    amount_minor=40,
-                    code=testing.SALE,
-                )
-                holding.set()
-                assert release.wait(timeout=60)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(timeout=10)
-
-    # when: a roll-up with a short lock timeout gives up instead of cutting
     def roll_up_impatiently() -> None:
         with transaction.atomic(durable=True):
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '200ms'")
             services.account_roll_up(account=settlement)
 
-    with pytest.raises(OperationalError, match="lock timeout"):
-        roll_up_impatiently()
-    # and the beat task skips the busy account but rolls up the others (issuance)
-    with override_settings(LEDGER_ROLL_UP_LOCK_TIMEOUT_MS=200):
-        assert tasks.ledger_roll_up() == 1
-    release.set()
-    holder.join(timeout=30)
+    def sale_to_settlement() -> object:
+        return services.transfer_create(
+            debit_account=prepaid, credit_account=settlement, amount_minor=40, code=testing.SALE
+        )
+
+    with transaction_held(sale_to_settlement):
+        # when: a roll-up with a short lock timeout gives up instead of cutting
+        with pytest.raises(OperationalError, match="lock timeout"):
+            roll_up_impatiently()
+        # and the beat task skips the busy account but rolls up the others (issuance)
+        with override_settings(LEDGER_ROLL_UP_LOCK_TIMEOUT_MS=200):
+            assert tasks.ledger_roll_up() == 1
     settlement.refresh_from_db()
     assert (settlement.balance, settlement.rolled_up_to_entry_id) == (0, 0)
     # then: once committed, the roll-up takes the entry in

@@ -8,7 +8,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from tally.identity.tests.factories import VendorFactory
 from tally.ledger.models import Transfer
 from tally.ledger.testing import assert_ledger_verifies
 from tally.platform.testing.live_server import live_server_run
+from tally.platform.testing.race import run_concurrently
 from tally.topups.models import ChargeSale
 from tally.topups.tests.helpers import row_counts, settlement_balance
 from tally.topups.tests.http_clients import post_json_many
@@ -104,13 +104,11 @@ def test_one_idempotency_key_replayed_concurrently_sells_once(base_url: str) -> 
     url = charges_url(base_url, vendor)
     headers = {**bearer(vendor.user), "Idempotency-Key": "till-7-sale-1"}
     sale = {"phone_number": "+14155550123", "amount": "12.50"}
-    barrier = threading.Barrier(REPLAYS)
     in_progress_answers = Counter[str]()
     lock = threading.Lock()
 
-    def replay(_: int) -> tuple[int, Any, str | None]:
+    def replay() -> tuple[int, Any, str | None]:
         with httpx.Client(headers=headers, timeout=60) as client:
-            barrier.wait(timeout=60)
             while True:
                 response = client.post(url, json=sale)
                 if response.status_code != 409:
@@ -126,8 +124,9 @@ def test_one_idempotency_key_replayed_concurrently_sells_once(base_url: str) -> 
                 time.sleep(float(response.headers["Retry-After"]))
 
     # when
-    with ThreadPoolExecutor(max_workers=REPLAYS) as pool:
-        answers = list(pool.map(replay, range(REPLAYS)))
+    outcomes = run_concurrently(replay, times=REPLAYS)
+    assert [outcome.error for outcome in outcomes] == [None] * REPLAYS
+    answers = [outcome.value for outcome in outcomes if outcome.value is not None]
     # then: one sale; every caller got the same 201 body; all but one are replays
     assert ChargeSale.objects.filter(vendor=vendor).count() == 1
     created = ChargeSale.objects.get(vendor=vendor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,6 +20,7 @@ from tally.ledger.models import Entry, TransferKind
 from tally.ledger.testing import assert_ledger_verifies
 from tally.platform.audit.models import AuditEvent
 from tally.platform.exceptions import PermissionDeniedError
+from tally.platform.testing.race import lock_wait_for, run_concurrently
 from tally.topups import services
 from tally.topups.exceptions import PhoneNumberInUseError, PhoneNumberTakenError
 from tally.topups.ledger_vocabulary import AIRTIME_SETTLEMENT, CHARGE_SALE
@@ -153,22 +154,19 @@ def test_concurrent_first_sales_register_the_number_once() -> None:
     vendors = [VendorFactory() for _ in range(8)]
     for vendor in vendors:
         vendor_fund(vendor, 5_00)
-    barrier = threading.Barrier(len(vendors))
 
-    def sell(vendor: VendorProfile) -> int:
-        try:
-            barrier.wait(timeout=30)
-            return services.charge_sale_create(
+    def seller(vendor: VendorProfile) -> Callable[[], int]:
+        return lambda: (
+            services.charge_sale_create(
                 vendor=vendor, phone_number=NUMBER, amount_minor=2_00
             ).remaining_credit_minor
-        finally:
-            connection.close()
+        )
 
     # when
-    with ThreadPoolExecutor(max_workers=len(vendors)) as pool:
-        remaining = list(pool.map(sell, vendors))
+    outcomes = run_concurrently(*(seller(vendor) for vendor in vendors))
     # then: one registry entry, every sale made against it
-    assert remaining == [3_00] * len(vendors)
+    assert [outcome.error for outcome in outcomes] == [None] * len(vendors)
+    assert [outcome.value for outcome in outcomes] == [3_00] * len(vendors)
     phone = PhoneNumber.objects.get()
     assert phone.number == NUMBER
     assert phone.created_by_id in {vendor.user_id for vendor in vendors}
@@ -341,8 +339,8 @@ def test_a_delete_racing_a_sale_waits_for_it_then_refuses() -> None:
         assert sold.wait(timeout=30)
         # when: the delete starts while the sale holds the number FOR KEY SHARE
         deleter = pool.submit(delete)
-        time.sleep(0.5)
-        # then: it waits for the sale instead of deleting under it
+        # then: it waits for the sale (on the number's row lock) instead of deleting under it
+        lock_wait_for(timeout_seconds=30)
         assert not deleter.done()
         commit.set()
         seller.result(timeout=30)
