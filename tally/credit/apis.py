@@ -7,7 +7,7 @@ from uuid import UUID
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -70,11 +70,9 @@ def _prepaid_balance(vendor: VendorProfile) -> ledger_selectors.AccountBalance:
 
 
 class CreditRequestListApi(ApiView):
+    # Anyone signed in may list (the selector scopes it); only vendors may ask.
     permission_classes = (IsAuthenticated,)
-
-    def get_permissions(self) -> list[BasePermission]:
-        # Anyone signed in may list (the selector scopes it); only vendors may ask.
-        return [IsVendor()] if self.request.method == "POST" else [IsAuthenticated()]
+    method_permission_classes = {"POST": (IsVendor,)}
 
     class InputSerializer(serializers.Serializer):
         amount = MoneyField()

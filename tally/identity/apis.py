@@ -276,6 +276,7 @@ class ApiKeyDetailApi(ApiView):
 
 class VendorListApi(ApiView):
     permission_classes = (IsAuthenticated,)
+    method_permission_classes = {"POST": (IsAdmin,)}
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
@@ -302,8 +303,6 @@ class VendorListApi(ApiView):
         request=InputSerializer, responses={201: VendorOutputSerializer}, tags=["vendors"]
     )
     def post(self, request: Request) -> Response:
-        if not IsAdmin().has_permission(request, self):
-            self.permission_denied(request, message=IsAdmin.message)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         vendor = services.vendor_create(actor=request_user(request), **data.validated_data)
@@ -312,6 +311,7 @@ class VendorListApi(ApiView):
 
 class VendorDetailApi(ApiView):
     permission_classes = (IsAuthenticated,)
+    method_permission_classes = {"DELETE": (IsAdmin,)}
 
     class InputSerializer(serializers.Serializer):
         business_name = serializers.CharField(max_length=200, required=False)
@@ -338,8 +338,6 @@ class VendorDetailApi(ApiView):
 
     @extend_schema(responses={204: None}, tags=["vendors"])
     def delete(self, request: Request, vendor_id: UUID) -> Response:
-        if not IsAdmin().has_permission(request, self):
-            self.permission_denied(request, message=IsAdmin.message)
         vendor = selectors.vendor_get_for_actor(actor=request_user(request), vendor_id=vendor_id)
         services.vendor_close(actor=request_user(request), vendor=vendor)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,8 +3,8 @@ rate-limit headers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.http import HttpResponseBase
 from rest_framework.request import Request
@@ -16,6 +16,9 @@ from tally.platform.idempotency import services as idempotency
 from tally.platform.idempotency.exceptions import IdempotencyInProgressError
 from tally.platform.ratelimit.throttles import rate_limit_headers
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass, _SupportsHasPermission
+
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
 
 
@@ -24,6 +27,15 @@ class ApiView(APIView):
     idempotency_redact: ClassVar[tuple[str, ...]] = ()
     # Route class for rate limits of unsafe methods ("money", "write", …); see RouteClassThrottle.
     rate_limit_class: ClassVar[str | None] = None
+    # Permissions of the methods that differ from ``permission_classes``, e.g.
+    # ``{"POST": (IsAdmin,)}`` on a list anyone signed in may read but only admins extend.
+    method_permission_classes: ClassVar[dict[str, Sequence[_PermissionClass]]] = {}
+
+    def get_permissions(self) -> Sequence[_SupportsHasPermission]:
+        classes = self.method_permission_classes.get(
+            self.request.method or "", self.permission_classes
+        )
+        return [permission() for permission in classes]
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # DRF's dispatch, with the handler run through _handle (idempotency) instead of directly.
