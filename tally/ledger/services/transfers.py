@@ -122,15 +122,21 @@ def transfer_create_pending(
     ).transfer
 
 
+class Resolution(TypedDict, total=False):
+    """The optional arguments of a post or a void, keyword-only."""
+
+    reference: str | None  # None: the pending transfer's reference
+    metadata: dict[str, Any] | None
+    idempotency_key: str | None
+    idempotency_scope: str
+
+
 def transfer_post_pending(
     *,
     pending: Transfer,
     amount_minor: int | None = None,
-    reference: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    idempotency_scope: str = "",
     now: datetime | None = None,
+    **resolution: Unpack[Resolution],
 ) -> Transfer:
     """Post an open pending transfer, in full (``amount_minor=None``) or in part.
 
@@ -162,14 +168,7 @@ def transfer_post_pending(
     return movement_write(
         Movement(
             values=_resolution_values(
-                pending,
-                kind=TransferKind.POST_PENDING,
-                amount=amount,
-                reference=reference,
-                metadata=metadata,
-                idempotency_key=idempotency_key,
-                idempotency_scope=idempotency_scope,
-                now=now,
+                pending, TransferKind.POST_PENDING, resolution, amount=amount, now=now
             ),
             debit=Side(debit, balance_delta=-amount, pending_delta=-pending.amount, guarded=True),
             credit=Side(credit, balance_delta=amount),
@@ -180,13 +179,7 @@ def transfer_post_pending(
 
 
 def transfer_void_pending(
-    *,
-    pending: Transfer,
-    reference: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    idempotency_scope: str = "",
-    now: datetime | None = None,
+    *, pending: Transfer, now: datetime | None = None, **resolution: Unpack[Resolution]
 ) -> Transfer:
     """Void an open pending transfer: release its whole reservation, move no balance.
 
@@ -196,15 +189,7 @@ def transfer_void_pending(
     Locks: the debit account row if it is owned. Enqueues nothing.
     """
     require_transaction()
-    return _release(
-        pending,
-        kind=TransferKind.VOID_PENDING,
-        reference=reference,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-        idempotency_scope=idempotency_scope,
-        now=now or timezone.now(),
-    )
+    return _release(pending, TransferKind.VOID_PENDING, resolution, now=now or timezone.now())
 
 
 def transfer_expire_pending(*, pending: Transfer, now: datetime | None = None) -> Transfer:
@@ -218,15 +203,7 @@ def transfer_expire_pending(*, pending: Transfer, now: datetime | None = None) -
     _require_pending(pending)
     if pending.expires_at is None or pending.expires_at > now:
         raise PendingTransferNotExpiredError()
-    return _release(
-        pending,
-        kind=TransferKind.EXPIRE_PENDING,
-        reference=None,
-        metadata=None,
-        idempotency_key=None,
-        idempotency_scope="",
-        now=now,
-    )
+    return _release(pending, TransferKind.EXPIRE_PENDING, {}, now=now)
 
 
 def transfer_expire_overdue(*, now: datetime | None = None, limit: int = 100) -> list[Transfer]:
@@ -300,17 +277,10 @@ def _accounts_of(transfer: Transfer) -> tuple[Account, Account]:
 
 
 def _resolution_values(
-    pending: Transfer,
-    *,
-    kind: TransferKind,
-    amount: int,
-    reference: str | None,
-    metadata: dict[str, Any] | None,
-    idempotency_key: str | None,
-    idempotency_scope: str,
-    now: datetime,
+    pending: Transfer, kind: TransferKind, resolution: Resolution, *, amount: int, now: datetime
 ) -> dict[str, Any]:
     """The row of the transfer that resolves ``pending``: same accounts and code."""
+    reference = resolution.get("reference")
     return transfer_values(
         id=uuid.uuid4(),
         kind=kind,
@@ -320,38 +290,22 @@ def _resolution_values(
         amount=amount,
         pending_id=pending.id,
         reference=pending.reference if reference is None else reference,
-        metadata=metadata or {},
-        idempotency_scope=idempotency_scope,
-        idempotency_key=idempotency_key,
+        metadata=resolution.get("metadata") or {},
+        idempotency_scope=resolution.get("idempotency_scope", ""),
+        idempotency_key=resolution.get("idempotency_key"),
         created_at=now,
     )
 
 
 def _release(
-    pending: Transfer,
-    *,
-    kind: TransferKind,
-    reference: str | None,
-    metadata: dict[str, Any] | None,
-    idempotency_key: str | None,
-    idempotency_scope: str,
-    now: datetime,
+    pending: Transfer, kind: TransferKind, resolution: Resolution, *, now: datetime
 ) -> Transfer:
     """Void or expire: a resolution that releases the whole reservation and posts nothing."""
     _require_pending(pending)
     debit, credit = _accounts_of(pending)
     return movement_write(
         Movement(
-            values=_resolution_values(
-                pending,
-                kind=kind,
-                amount=pending.amount,
-                reference=reference,
-                metadata=metadata,
-                idempotency_key=idempotency_key,
-                idempotency_scope=idempotency_scope,
-                now=now,
-            ),
+            values=_resolution_values(pending, kind, resolution, amount=pending.amount, now=now),
             debit=Side(debit, pending_delta=-pending.amount),
             credit=Side(credit),
             writes_entries=False,
