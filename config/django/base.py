@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "tally.credit",
     "tally.topups",
     "tally.offers",
+    "tally.partners",
 ]
 
 MIDDLEWARE = [
