@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("tally.ledger.urls")),
     path("", include("tally.credit.urls")),
     path("", include("tally.topups.urls")),
+    path("", include("tally.offers.urls")),
+    path("", include("tally.partners.urls")),
 ]
 
 urlpatterns = [
