@@ -15,6 +15,7 @@ from typing import Any, cast
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from pytest_django.fixtures import Settings
 
 from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
@@ -115,6 +116,10 @@ def _job(activation: Activation) -> OutboxMessage:
     )
 
 
+def _counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("tally_partner_callbacks_total", {"outcome": outcome}) or 0.0
+
+
 @pytest.fixture
 def fast_retries(settings: Settings) -> None:
     settings.PARTNERS_CALLBACK_BACKOFF_SECONDS = 0.05
@@ -145,6 +150,7 @@ def test_backoff_doubles_from_the_base_up_to_the_cap(settings: Settings) -> None
 @pytest.mark.django_db(transaction=True)
 def test_a_finished_partner_activation_is_delivered_signed(celery_worker: Any) -> None:
     # given
+    delivered_before = _counted("delivered")
     with partner_server_run() as server:
         partner = _partner(server)
         # when
@@ -184,6 +190,8 @@ def test_a_finished_partner_activation_is_delivered_signed(celery_worker: Any) -
     assert _attempts(activation) == [(1, 200, "")]
     assert job.failed_at is None
     assert job.attempts == 1
+    # counted once the settle committed, an instant after the job shows processed
+    wait_until(lambda: _counted("delivered") == delivered_before + 1)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,6 +228,7 @@ def test_a_partner_that_never_accepts_is_given_up_after_the_last_attempt(
     celery_worker: Any, fast_retries: None
 ) -> None:
     # given
+    gave_up_before = _counted("gave_up")
     with partner_server_run() as server:
         partner = _partner(server)
         server.always_fail = True
@@ -235,6 +244,7 @@ def test_a_partner_that_never_accepts_is_given_up_after_the_last_attempt(
     assert _attempts(activation) == [
         (attempt, 500, "the partner answered HTTP 500") for attempt in range(1, 9)
     ]
+    wait_until(lambda: _counted("gave_up") == gave_up_before + 1)
 
 
 @pytest.mark.django_db(transaction=True)

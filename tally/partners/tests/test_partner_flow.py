@@ -81,3 +81,38 @@ def test_the_same_reference_sent_ten_times_at_once_buys_once_and_is_called_back_
     assert validated.json()["status"] == "succeeded"
     assert list(CallbackAttempt.objects.values_list("attempt", "status_code")) == [(1, 200)]
     assert_ledger_verifies()
+
+
+@pytest.mark.timeout(120)
+def test_a_refused_activation_is_called_back_failed_and_the_wallet_is_restored(
+    celery_worker: Any, settings: Settings
+) -> None:
+    # given
+    with (
+        provider_simulator_run(latency_ms=0, failure_rate=0) as provider,
+        partner_server_run() as server,
+    ):
+        settings.OFFERS_PROVIDER_URL = provider.url
+        provider.reject_next(1)
+        partner = cast(
+            PartnerProfile, PartnerFactory(callback_url=server.url, signing_secret=SECRET)
+        )
+        customer = cast(CustomerProfile, CustomerFactory())
+        customer_fund(customer, 1000)
+        offer = offer_make(price=PRICE)
+        body = {"customer": str(customer.pk), "offer": str(offer.id), "reference": "order-78"}
+        # when
+        response = _client(api_key_create(user=partner.user, name="till").key).post(
+            URL, body, format="json"
+        )
+        server.wait_for_calls(1, timeout_seconds=60)
+    # then
+    assert response.status_code == 202
+    [call] = server.calls
+    assert signature_valid(SECRET, call.signature, call.body)
+    document = json.loads(call.body)["activation"]
+    assert (document["id"], document["status"]) == (response.json()["id"], "failed")
+    assert document["failure_code"] == Activation.objects.get().failure_code != ""
+    assert wallet_position(customer) == (1000, 0, 1000)
+    assert Transfer.objects.filter(code=OFFER_ACTIVATION, kind="post_pending").count() == 0
+    assert_ledger_verifies()
