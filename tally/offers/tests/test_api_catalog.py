@@ -15,6 +15,7 @@ from tally.offers import catalog
 from tally.offers.models import Offer, OfferKind
 from tally.offers.testing import offer_make
 from tally.platform.audit.models import AuditEvent
+from tally.platform.money import from_minor
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def offer_body(offer: Offer) -> dict[str, Any]:
         "name": offer.name,
         "kind": offer.kind,
         "description": offer.description,
-        "price": f"{offer.price // 100}.{offer.price % 100:02d}",
+        "price": from_minor(offer.price),
         "currency": offer.currency,
         "validity_days": offer.validity_days,
         "data_mb": offer.data_mb,
