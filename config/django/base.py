@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "tally.ledger",
     "tally.credit",
     "tally.topups",
+    "tally.notifications",
     "tally.offers",
     "tally.partners",
 ]
@@ -126,10 +127,8 @@ TALLY_CURRENCY = env.str("TALLY_CURRENCY", default="USD")
 TALLY_DEMO_DATA = False
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tally <no-reply@tally.local>")
-
 from config.settings.celery import *  # noqa: E402, F403
+from config.settings.email import *  # noqa: E402, F403
 from config.settings.jwt import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403

@@ -1,0 +1,89 @@
+"""A complete context for each kind of notification, and a way to send one in a test."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+
+from tally.identity.models import User
+from tally.notifications.models import Notification, NotificationKind
+from tally.notifications.services import notification_send
+
+EXPIRES_AT = datetime(2026, 12, 31, 18, 30, tzinfo=UTC)
+
+CONTEXTS: dict[str, dict[str, Any]] = {
+    NotificationKind.ACTIVATION_SUCCEEDED: {
+        "customer_name": "Ada Lovelace",
+        "offer_name": "Internet 10 GB",
+        "price": "15.00",
+        "currency": "USD",
+        "reference": "ACT-7K2M9QX4PD",
+        "expires_at": EXPIRES_AT,
+    },
+    NotificationKind.ACTIVATION_FAILED: {
+        "customer_name": "Ada Lovelace",
+        "offer_name": "Internet 10 GB",
+        "price": "15.00",
+        "currency": "USD",
+        "reference": "ACT-7K2M9QX4PD",
+        "failure_reason": "the provider refused to activate it",
+    },
+    NotificationKind.SUBSCRIPTION_EXPIRING: {
+        "customer_name": "Ada Lovelace",
+        "offer_name": "Internet 10 GB",
+        "expires_at": EXPIRES_AT,
+        "auto_renew": False,
+    },
+    NotificationKind.SUBSCRIPTION_RENEWED: {
+        "customer_name": "Ada Lovelace",
+        "offer_name": "Internet 10 GB",
+        "price": "15.00",
+        "currency": "USD",
+        "reference": "ACT-3JQ8W2ZC5M",
+        "expires_at": EXPIRES_AT,
+    },
+    NotificationKind.SUBSCRIPTION_EXPIRED: {
+        "customer_name": "Ada Lovelace",
+        "offer_name": "Internet 10 GB",
+        "expires_at": EXPIRES_AT,
+    },
+}
+
+
+def send(
+    user: User,
+    *,
+    kind: str = NotificationKind.ACTIVATION_SUCCEEDED,
+    dedup_key: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> str:
+    """Send a notification in a transaction of its own, as a committed caller would; return
+    its dedup key."""
+    key = dedup_key or f"test:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        notification_send(
+            user=user,
+            kind=kind,
+            context=CONTEXTS[kind] if context is None else context,
+            dedup_key=key,
+        )
+    return key
+
+
+def send_then_roll_back(user: User, *, dedup_key: str) -> None:
+    """Notify inside a caller's transaction that then fails (RuntimeError) and rolls back."""
+    with transaction.atomic():
+        notification_send(
+            user=user,
+            kind=NotificationKind.SUBSCRIPTION_EXPIRED,
+            context=CONTEXTS[NotificationKind.SUBSCRIPTION_EXPIRED],
+            dedup_key=dedup_key,
+        )
+        raise RuntimeError("the caller's change failed")
+
+
+def notification(dedup_key: str) -> Notification:
+    return Notification.objects.get(dedup_key=dedup_key)

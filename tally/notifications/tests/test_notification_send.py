@@ -1,0 +1,142 @@
+"""notification_send records a notification and its delivery job in the caller's
+transaction, once per dedup key, and refuses what it cannot send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from tally.identity.tests.factories import UserFactory
+from tally.notifications.models import Notification, NotificationKind, NotificationStatus
+from tally.notifications.rendering import NotificationContextError
+from tally.notifications.services import NOTIFICATION_DELIVER_TASK, notification_send
+from tally.notifications.tests.samples import CONTEXTS, send, send_then_roll_back
+from tally.platform.db import TransactionRequiredError
+from tally.platform.outbox.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+
+def _nothing_written() -> bool:
+    return Notification.objects.count() == 0 and OutboxMessage.objects.count() == 0
+
+
+def test_records_the_notification_and_queues_its_delivery() -> None:
+    # given
+    user = UserFactory(email="ada@example.com")
+    # when
+    send(user, kind=NotificationKind.ACTIVATION_SUCCEEDED, dedup_key="activation:1:succeeded")
+    # then
+    notification = Notification.objects.get()
+    assert (
+        notification.user_id,
+        notification.recipient,
+        notification.kind,
+        notification.dedup_key,
+        notification.status,
+        notification.attempts,
+        notification.last_error,
+        notification.sent_at,
+        notification.failed_at,
+    ) == (
+        user.pk,
+        "ada@example.com",
+        "activation_succeeded",
+        "activation:1:succeeded",
+        NotificationStatus.QUEUED,
+        0,
+        "",
+        None,
+        None,
+    )
+    assert notification.context == {
+        "customer_name": "Ada Lovelace",
+        "offer_name": "Internet 10 GB",
+        "price": "15.00",
+        "currency": "USD",
+        "reference": "ACT-7K2M9QX4PD",
+        "expires_at": "2026-12-31T18:30:00Z",
+    }
+    message = OutboxMessage.objects.get()
+    assert (message.task_name, message.payload) == (
+        NOTIFICATION_DELIVER_TASK,
+        {"notification_id": str(notification.pk)},
+    )
+
+
+def test_a_repeated_dedup_key_records_nothing_more() -> None:
+    # given
+    user = UserFactory()
+    send(user, dedup_key="expiring:1:2026-12-31T18:30:00+00:00")
+    first = Notification.objects.get()
+    # when: the same event again, later and within one transaction
+    send(user, dedup_key="expiring:1:2026-12-31T18:30:00+00:00")
+    with transaction.atomic():
+        for _ in range(2):
+            notification_send(
+                user=UserFactory(),
+                kind=NotificationKind.SUBSCRIPTION_EXPIRED,
+                context=CONTEXTS[NotificationKind.SUBSCRIPTION_EXPIRED],
+                dedup_key="expiring:1:2026-12-31T18:30:00+00:00",
+            )
+    # then
+    assert list(Notification.objects.values_list("pk", "kind")) == [
+        (first.pk, "activation_succeeded")
+    ]
+    assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_only_inside_the_callers_transaction() -> None:
+    # when: called with no transaction open (a test transaction would hide that)
+    with pytest.raises(TransactionRequiredError):
+        notification_send(
+            user=UserFactory(),
+            kind=NotificationKind.SUBSCRIPTION_EXPIRED,
+            context=CONTEXTS[NotificationKind.SUBSCRIPTION_EXPIRED],
+            dedup_key="outside",
+        )
+    # then
+    assert _nothing_written()
+
+
+def test_a_rolled_back_caller_leaves_no_notification() -> None:
+    # given
+    user = UserFactory()
+    # when
+    with pytest.raises(RuntimeError, match="the caller's change failed"):
+        send_then_roll_back(user, dedup_key="rolled-back")
+    # then: nothing, and the key is still free for the event's next try
+    assert _nothing_written()
+    send(user, kind=NotificationKind.SUBSCRIPTION_EXPIRED, dedup_key="rolled-back")
+    assert Notification.objects.get().dedup_key == "rolled-back"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"kind": "birthday"}, ValueError),
+        ({"context": {"customer_name": "Ada"}}, NotificationContextError),
+        ({"dedup_key": ""}, ValueError),
+        ({"dedup_key": "k" * 201}, ValueError),
+    ],
+)
+def test_what_cannot_be_sent_is_refused_and_nothing_written(
+    arguments: dict[str, Any], error: type[Exception]
+) -> None:
+    # given
+    user = UserFactory()
+    call: dict[str, Any] = {
+        "user": user,
+        "kind": NotificationKind.SUBSCRIPTION_EXPIRED,
+        "context": CONTEXTS[NotificationKind.SUBSCRIPTION_EXPIRED],
+        "dedup_key": "refused",
+        **arguments,
+    }
+    # when
+    with pytest.raises(error), transaction.atomic():
+        notification_send(**call)
+    # then
+    assert _nothing_written()
