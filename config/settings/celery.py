@@ -22,6 +22,8 @@ CELERY_TIMEZONE = "UTC"
 OUTBOX_SWEEP_INTERVAL_SECONDS = env.int("OUTBOX_SWEEP_INTERVAL_SECONDS", default=30)
 # A message still unpublished this long after commit is re-published by the sweeper.
 OUTBOX_REPUBLISH_AFTER_SECONDS = env.int("OUTBOX_REPUBLISH_AFTER_SECONDS", default=60)
+# How often the offers' expiry / auto-renewal and reminder jobs run (both safe to repeat).
+OFFERS_BEAT_INTERVAL_SECONDS = env.int("OFFERS_BEAT_INTERVAL_SECONDS", default=300)
 
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
@@ -38,4 +40,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ledger-expire-overdue": {"task": "tally.ledger.tasks.ledger_expire_overdue", "schedule": 30.0},
     "ledger-roll-up": {"task": "tally.ledger.tasks.ledger_roll_up", "schedule": 60.0},
+    "offers-subscription-expire-due": {
+        "task": "tally.offers.tasks.subscription_expire_due",
+        "schedule": float(OFFERS_BEAT_INTERVAL_SECONDS),
+    },
+    "offers-subscription-remind-expiring": {
+        "task": "tally.offers.tasks.subscription_remind_expiring",
+        "schedule": float(OFFERS_BEAT_INTERVAL_SECONDS),
+    },
 }
