@@ -80,7 +80,8 @@ def activation_callback_enqueue(*, activation: Activation) -> None:
 
     Runs in the caller's transaction (the activation's settle step): the job is published
     only if that transaction commits, so a callback never announces an outcome that was
-    rolled back. Locks nothing. Enqueues ``tally.partners.activation_callback``.
+    rolled back. The body is read now (the activation as this transaction leaves it) and
+    stored with the job. Locks nothing. Enqueues ``tally.partners.activation_callback``.
     """
     require_transaction()
     if activation.source != ActivationSource.PARTNER or activation.partner_id is None:
@@ -88,7 +89,16 @@ def activation_callback_enqueue(*, activation: Activation) -> None:
     partner = activation.partner
     if partner is None or not partner.callback_url:
         return
-    outbox_enqueue(task_name=CALLBACK_TASK_NAME, payload={"activation_id": str(activation.id)})
+    # The body is fixed now, read in this transaction, so it states the outcome exactly as
+    # it commits, and every attempt sends the same bytes whatever changes later.
+    finished = Activation.objects.select_related("offer", "subscription").get(pk=activation.pk)
+    outbox_enqueue(
+        task_name=CALLBACK_TASK_NAME,
+        payload={
+            "activation_id": str(activation.id),
+            "body": callback_body(activation=finished).decode(),
+        },
+    )
 
 
 def callback_attempt_record(

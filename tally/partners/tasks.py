@@ -2,7 +2,8 @@
 
 Declared with ``outbox_callout_task`` (claim → commit → call out → settle), so the partner
 is called with no transaction open and a slow partner holds no lock. Every attempt sends
-the same ``X-Tally-Delivery`` id and a fresh timestamp and signature.
+the body fixed when the job was enqueued, the same ``X-Tally-Delivery`` id, and a fresh
+timestamp and signature.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from tally.partners.callbacks import (
     SIGNATURE_HEADER,
     callback_attempt_record,
     callback_backoff_seconds,
-    callback_body,
     callback_max_attempts,
     callback_signature,
     callback_timeout_seconds,
@@ -42,26 +42,23 @@ CALLBACKS = Counter(
 CLAIM_TIMEOUT_SECONDS = 60.0
 
 
-def _activation(activation_id: str) -> Activation:
-    return Activation.objects.select_related("partner", "offer", "subscription").get(
-        pk=activation_id
-    )
-
-
-def activation_callback_call_out(attempt: CallOutAttempt, *, activation_id: str) -> dict[str, Any]:
-    """POST the callback once; log the attempt; raise CallbackDeliveryError unless the
-    partner answered 2xx (the job then retries with backoff). No transaction is open."""
-    activation = _activation(activation_id)
+def activation_callback_call_out(
+    attempt: CallOutAttempt, *, activation_id: str, body: str
+) -> dict[str, Any]:
+    """POST the callback ``body`` once, signed with the partner's current secret; log the
+    attempt; raise CallbackDeliveryError unless the partner answered 2xx (the job then
+    retries with backoff). No transaction is open."""
+    activation = Activation.objects.select_related("partner").get(pk=activation_id)
     partner = activation.partner
     url = partner.callback_url if partner is not None else ""
     if partner is None or not url:
         return {"delivered": False}
-    body = callback_body(activation=activation)
+    raw = body.encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Tally-Callbacks/1",
         SIGNATURE_HEADER: callback_signature(
-            secret=partner.signing_secret, timestamp=int(time.time()), body=body
+            secret=partner.signing_secret, timestamp=int(time.time()), body=raw
         ),
         DELIVERY_HEADER: attempt.idempotency_key,
     }
@@ -71,7 +68,7 @@ def activation_callback_call_out(attempt: CallOutAttempt, *, activation_id: str)
     try:
         response = httpx.post(
             url,
-            content=body,
+            content=raw,
             headers=headers,
             timeout=callback_timeout_seconds(),
             follow_redirects=False,
@@ -97,7 +94,7 @@ def activation_callback_call_out(attempt: CallOutAttempt, *, activation_id: str)
 
 
 def activation_callback_settle(
-    attempt: CallOutAttempt, result: dict[str, Any], *, activation_id: str
+    attempt: CallOutAttempt, result: dict[str, Any], *, activation_id: str, body: str
 ) -> None:
     """The callback is done (delivered, or nothing to deliver): the job ends; the attempt
     log already holds what happened."""
@@ -105,7 +102,9 @@ def activation_callback_settle(
     transaction.on_commit(lambda: CALLBACKS.labels(outcome=outcome).inc())
 
 
-def activation_callback_give_up(attempt: CallOutAttempt, error: str, *, activation_id: str) -> None:
+def activation_callback_give_up(
+    attempt: CallOutAttempt, error: str, *, activation_id: str, body: str
+) -> None:
     """The last attempt failed: the job ends failed (its outbox message keeps the error)."""
     transaction.on_commit(lambda: CALLBACKS.labels(outcome="gave_up").inc())
     logger.warning(

@@ -112,7 +112,7 @@ def _attempts(activation: Activation) -> list[tuple[int, int | None, str]]:
 
 def _job(activation: Activation) -> OutboxMessage:
     return OutboxMessage.objects.get(
-        task_name=CALLBACK_TASK_NAME, payload={"activation_id": str(activation.id)}
+        task_name=CALLBACK_TASK_NAME, payload__activation_id=str(activation.id)
     )
 
 
