@@ -16,7 +16,7 @@ from tally.notifications.tests.samples import notification, send, send_then_roll
 from tally.notifications.tests.smtp_server import SmtpServer, smtp_server_run
 from tally.platform.audit.models import AuditEvent
 from tally.platform.outbox.models import OutboxMessage
-from tally.platform.testing.live_server import free_port
+from tally.platform.testing.live_server import celery_worker_run, free_port
 from tally.platform.testing.race import run_concurrently, transactions_open, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -206,3 +206,17 @@ def test_no_transaction_is_open_while_the_mail_server_works(
     assert transactions_open() == []
     smtp.release()
     assert _settled(key).status == NotificationStatus.SENT
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_process_delivers_through_the_server_its_email_url_names(
+    smtp: SmtpServer,
+) -> None:
+    # given: a separate worker process configured only by its environment, as in production
+    with celery_worker_run(extra_env={"EMAIL_URL": smtp.url}):
+        # when
+        key = send(UserFactory(email="ada@example.com"))
+        # then
+        sent = _settled(key)
+    assert (sent.status, sent.attempts) == (NotificationStatus.SENT, 1)
+    assert [message["To"] for message in smtp.messages] == ["ada@example.com"]
