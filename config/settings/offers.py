@@ -36,5 +36,6 @@ OFFERS_PROVIDER_SIMULATOR_REJECT_RATE = env.float(
 OFFERS_RENEW_GRACE_DAYS = env.int("OFFERS_RENEW_GRACE_DAYS", default=7)
 # Customers are reminded this many days before a subscription expires (once per period).
 OFFERS_REMINDER_DAYS = env.int("OFFERS_REMINDER_DAYS", default=3)
-# How long an in-flight activation's live status stays in Redis at most.
-OFFERS_LIVE_STATUS_SECONDS = env.int("OFFERS_LIVE_STATUS_SECONDS", default=3600)
+# How long an activation's live status stays in Redis at most: also how long a status left
+# stale by a Redis outage during a settle can be served (after that, reads use PostgreSQL).
+OFFERS_LIVE_STATUS_SECONDS = env.int("OFFERS_LIVE_STATUS_SECONDS", default=300)

@@ -1,10 +1,13 @@
 """The live status of in-flight activations, in Redis, for fast ``GET activations/{id}/``.
 
 The database is the truth; Redis only spares in-flight polls a database read. Each status
-change of an activation writes its status here once its transaction commits
-(``live_status_write_on_commit``): pending when accepted, processing when a worker claims
-it, and a final marker when it settles. A reader serves only a pending or processing entry
-and reads the database for anything else (a final marker, a missing entry, Redis down).
+change of an activation is recorded here (``live_status_record``): pending when accepted
+and processing when a worker claims it, once their transaction commits; a final marker
+when it settles, written *before* the settle commits. A reader serves only a pending or
+processing entry and reads the database for anything else (a final marker, a missing
+entry, Redis down). A final marker only ever sends readers to the database, so writing it
+early is safe even if the settle rolls back, and it closes the window in which the
+database already says "succeeded" while Redis still says "processing".
 
 Writes only move forward (pending < processing < final, one Lua call), so a late write
 (the request's "pending" landing after the worker already settled) can never hide a final
@@ -137,11 +140,15 @@ def live_status_write(view: ActivationStatusView) -> bool:
     return bool(stored)
 
 
-def live_status_write_on_commit(*, activation: Activation) -> None:
-    """Write the activation's current status to Redis once this transaction commits (a
-    rollback writes nothing). Call right after each status change."""
+def live_status_record(*, activation: Activation) -> None:
+    """Record the activation's current status in Redis; call right after each status
+    change. An in-flight status is written once this transaction commits (a rollback writes
+    nothing); a final one at once, before the commit (see the module docstring)."""
     view = activation_status_view(activation)
-    transaction.on_commit(lambda: live_status_write(view), robust=True)
+    if view.is_final:
+        live_status_write(view)
+    else:
+        transaction.on_commit(lambda: live_status_write(view), robust=True)
 
 
 def live_status_read(*, activation_id: UUID | str) -> ActivationStatusView | None:

@@ -46,7 +46,7 @@ from tally.offers.exceptions import (
     SubscriptionNotRenewableError,
 )
 from tally.offers.ledger_vocabulary import OFFER_ACTIVATION, OFFER_REVENUE
-from tally.offers.live_status import IN_FLIGHT, live_status_write_on_commit
+from tally.offers.live_status import IN_FLIGHT, live_status_record
 from tally.offers.lock_objects import (
     activation_lock,
     subscription_lock,
@@ -185,7 +185,7 @@ def _activation_write(
         changes={"status": [None, ActivationStatus.PENDING], "source": [None, source]},
     )
     # Before the job's publish (also on commit): the live status exists when a worker claims.
-    live_status_write_on_commit(activation=activation)
+    live_status_record(activation=activation)
     outbox_enqueue(task_name=PROVISION_TASK, payload={"activation_id": str(activation.pk)})
     return activation
 
@@ -342,7 +342,7 @@ def activation_mark_processing(*, activation_id: str) -> Activation | None:
         no_op_states=(ActivationStatus.PROCESSING,),
     )
     if change.moved:
-        live_status_write_on_commit(activation=activation)
+        live_status_record(activation=activation)
     return activation
 
 
@@ -432,7 +432,7 @@ def _activation_succeed(
         },
         changes={"resolution_transfer": [None, str(posted.pk)]},
     )
-    live_status_write_on_commit(activation=activation)
+    live_status_record(activation=activation)
     _count_on_commit(activation)
     assert subscription.expires_at is not None
     _notify(
@@ -477,7 +477,7 @@ def _activation_fail(
             fields={"updated_at": now},
             changes={"activation": [None, str(activation.pk)]},
         )
-    live_status_write_on_commit(activation=activation)
+    live_status_record(activation=activation)
     _count_on_commit(activation)
     _notify(
         user=activation.customer.user,

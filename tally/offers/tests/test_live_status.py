@@ -9,16 +9,20 @@ import pytest
 from django.utils import timezone
 
 from tally.identity.tests.factories import AdminFactory, CustomerFactory, VendorFactory
+from tally.offers import services
 from tally.offers.live_status import (
     activation_status_view,
     live_status_read,
     live_status_write,
 )
 from tally.offers.models import Activation, ActivationStatus
+from tally.offers.provisioning import ProvisioningResult
 from tally.offers.selectors import activation_status_for_actor
 from tally.offers.services import activation_create
 from tally.offers.testing import customer_fund, offer_make
+from tally.platform.db import use_case_transaction
 from tally.platform.exceptions import NotFoundError
+from tally.platform.outbox.callout import CallOutAttempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,3 +117,27 @@ def test_without_redis_every_read_comes_from_the_database(settings: Any) -> None
     assert view.status == "pending"
     assert live_status_read(activation_id=activation.pk) is None
     assert location != "redis://127.0.0.1:1/0"
+
+
+def test_a_settle_sends_readers_to_the_database_before_it_commits() -> None:
+    # given: claimed by a worker (processing, in Redis)
+    activation = _accepted()
+    services.activation_mark_processing(activation_id=str(activation.pk))
+    live = live_status_read(activation_id=activation.pk)
+    assert live is not None
+    assert live.status == "processing"
+    # when
+    with use_case_transaction():
+        services.activation_settle(
+            CallOutAttempt(message_id=0, attempt=1, max_attempts=1, idempotency_key="k"),
+            ProvisioningResult(activated=True, provider_reference="PRV-9").as_json(),
+            activation_id=str(activation.pk),
+        )
+        # then: not committed yet, and Redis already answers "ask the database"
+        assert live_status_read(activation_id=activation.pk) is None
+    view = activation_status_for_actor(actor=activation.customer.user, activation_id=activation.pk)
+    assert (view.status, view.provider_reference, view.served_from) == (
+        "succeeded",
+        "PRV-9",
+        "database",
+    )
