@@ -9,20 +9,38 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import permissions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tally.identity.models import User
+from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
+from tally.identity.models import CustomerProfile, User
 from tally.identity.permissions import IsAdmin
 from tally.identity.request import request_user
-from tally.offers import catalog
-from tally.offers.models import Offer, OfferKind
-from tally.platform.api.pagination import page_of
+from tally.ledger import selectors as ledger_selectors
+from tally.ledger.serializers import (
+    BalanceOutputSerializer,
+    EntryOutputSerializer,
+    balance_body,
+    statement_response,
+)
+from tally.offers import catalog, selectors, services
+from tally.offers.live_status import activation_status_view
+from tally.offers.models import (
+    Activation,
+    ActivationSource,
+    ActivationStatus,
+    Offer,
+    OfferKind,
+    SubscriptionStatus,
+)
+from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
+from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.platform.money import MoneyField
 
 # Limits of the catalog's fields (the columns' ranges; a longer validity is a typo).
@@ -30,6 +48,8 @@ MAX_VALIDITY_DAYS = 3650
 _MAX_INT = 2_147_483_647
 _MAX_BIGINT = 9_223_372_036_854_775_807
 _CURRENCY = r"^[A-Z]{3}$"
+# ``GET offers/expiring/?days=N`` looks at most this far ahead.
+MAX_EXPIRING_DAYS = 365
 
 
 def _caller(request: Request) -> User | None:
@@ -166,3 +186,280 @@ class OfferDetailApi(ApiView):
             changes=catalog.OfferChanges(**data.validated_data),
         )
         return Response(OfferOutputSerializer(offer).data)
+
+
+# --- customers: who may call ---------------------------------------------------------------
+
+
+class IsCustomer(permissions.BasePermission):
+    message = "Only customers can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_customer)
+
+
+class IsAdminOrCustomer(permissions.BasePermission):
+    message = "Only admins and customers can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_admin or user.is_customer))
+
+
+def _customer(request: Request) -> CustomerProfile:
+    """The calling customer's profile (the view's permission admitted customers only)."""
+    user = request_user(request)
+    try:
+        customer: CustomerProfile = user.customer_profile
+    except CustomerProfile.DoesNotExist as exc:
+        raise PermissionDeniedError("Only customers can do this.") from exc
+    customer.user = user
+    return customer
+
+
+# --- activations --------------------------------------------------------------------------
+
+
+class ActivationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    reference = serializers.CharField(help_text="Public reference, ACT- and 10 characters.")
+    status = serializers.ChoiceField(choices=ActivationStatus.choices)
+    # Named like Field.source on purpose: the serializer's metaclass takes fields off the class.
+    source = serializers.ChoiceField(choices=ActivationSource.choices)  # type: ignore[assignment]
+    customer_id = serializers.UUIDField()
+    offer_id = serializers.UUIDField()
+    subscription_id = serializers.UUIDField()
+    amount = MoneyField(help_text="The price reserved on the wallet (posted or voided when final).")
+    currency = serializers.CharField()
+    provider_reference = serializers.CharField()
+    failure_code = serializers.CharField(help_text='Why it failed; "" unless failed.')
+    failure_detail = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+def _accepted(activation: Activation) -> Response:
+    """202 with the pending activation and ``Location`` of its status resource."""
+    return Response(
+        ActivationOutputSerializer(activation_status_view(activation)).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": activation_location(activation_id=activation.pk)},
+    )
+
+
+def activation_location(*, activation_id: UUID) -> str:
+    return f"/api/v1/activations/{activation_id}/"
+
+
+class ActivationListApi(ApiView):
+    permission_classes = (IsCustomer,)
+    rate_limit_class = "money"
+
+    class InputSerializer(serializers.Serializer):
+        offer = serializers.UUIDField(help_text="The offer to buy.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: ActivationOutputSerializer},
+        tags=["activations"],
+        description="Buy an offer from the wallet: the price is reserved and a worker "
+        "activates it with the provider. 202 with `Location: /api/v1/activations/{id}/`.",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        offer = selectors.offer_get_for_purchase(offer_id=data.validated_data["offer"])
+        activation = services.activation_create(customer=_customer(request), offer=offer)
+        return _accepted(activation)
+
+
+class ActivationDetailApi(ApiView):
+    permission_classes = (IsAdminOrCustomer,)
+
+    @extend_schema(
+        responses={200: ActivationOutputSerializer},
+        tags=["activations"],
+        description="The activation's status: from Redis while in flight, from the "
+        "database once final. A customer sees its own; another's is 404.",
+    )
+    def get(self, request: Request, activation_id: UUID) -> Response:
+        view = selectors.activation_status_for_actor(
+            actor=request_user(request), activation_id=activation_id
+        )
+        return Response(ActivationOutputSerializer(view).data)
+
+
+# --- subscriptions: renew and expiring --------------------------------------------------------
+
+
+class SubscriptionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    offer = OfferOutputSerializer()
+    status = serializers.ChoiceField(choices=SubscriptionStatus.choices)
+    started_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    auto_renew = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class OfferRenewApi(ApiView):
+    permission_classes = (IsCustomer,)
+    rate_limit_class = "money"
+
+    class InputSerializer(serializers.Serializer):
+        subscription = serializers.UUIDField(help_text="One of the caller's subscriptions.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: ActivationOutputSerializer},
+        tags=["offers"],
+        description="Renew an active subscription, or one expired less than "
+        "OFFERS_RENEW_GRACE_DAYS ago, for one more period at the offer's current price "
+        "(an activation, as `POST activations/`).",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscription = selectors.subscription_get_for_actor(
+            actor=request_user(request), subscription_id=data.validated_data["subscription"]
+        )
+        activation = services.subscription_renew(
+            actor_customer=_customer(request), subscription=subscription
+        )
+        return _accepted(activation)
+
+
+class OfferExpiringApi(ApiView):
+    permission_classes = (IsCustomer,)
+
+    class QuerySerializer(serializers.Serializer):
+        days = serializers.IntegerField(
+            min_value=1, max_value=MAX_EXPIRING_DAYS, required=False, default=None
+        )
+
+    @extend_schema(
+        parameters=[
+            *CURSOR_PARAMETERS,
+            OpenApiParameter(
+                "days",
+                OpenApiTypes.INT,
+                description=f"Within this many days (1-{MAX_EXPIRING_DAYS}); "
+                "default OFFERS_REMINDER_DAYS.",
+            ),
+        ],
+        responses={200: page_of(SubscriptionOutputSerializer)},
+        tags=["offers"],
+        description="The caller's active subscriptions expiring within `days`, soonest first.",
+    )
+    def get(self, request: Request) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        days = query.validated_data["days"] or settings.OFFERS_REMINDER_DAYS
+        return paginate(
+            request=request,
+            view=self,
+            queryset=selectors.subscription_expiring_for_actor(
+                actor=request_user(request), days=days
+            ),
+            serializer_class=SubscriptionOutputSerializer,
+            ordering="expires_at",
+        )
+
+
+# --- the customer's own account ----------------------------------------------------------
+
+
+class AccountBalanceApi(ApiView):
+    permission_classes = (IsCustomer,)
+
+    @extend_schema(responses={200: BalanceOutputSerializer}, tags=["account"])
+    def get(self, request: Request) -> Response:
+        balance = ledger_selectors.owner_balance(
+            owner_id=request_user(request).pk, kind=CUSTOMER_WALLET
+        )
+        return Response(balance_body(balance))
+
+
+class AccountTransactionListApi(ApiView):
+    permission_classes = (IsCustomer,)
+
+    @extend_schema(
+        parameters=CURSOR_PARAMETERS,
+        responses={200: page_of(EntryOutputSerializer)},
+        tags=["account"],
+        description="The wallet's statement, newest first (a purchase shows once posted).",
+    )
+    def get(self, request: Request) -> Response:
+        return statement_response(
+            request=request,
+            view=self,
+            entries=ledger_selectors.owner_entries(
+                owner_id=request_user(request).pk, kind=CUSTOMER_WALLET
+            ),
+        )
+
+
+class AccountTransactionDetailApi(ApiView):
+    permission_classes = (IsCustomer,)
+
+    @extend_schema(responses={200: EntryOutputSerializer}, tags=["account"])
+    def get(self, request: Request, entry_id: int) -> Response:
+        entry = (
+            ledger_selectors.owner_entries(owner_id=request_user(request).pk, kind=CUSTOMER_WALLET)
+            .filter(pk=entry_id)
+            .first()
+        )
+        if entry is None:
+            raise NotFoundError("No such transaction.")
+        return Response(EntryOutputSerializer(entry).data)
+
+
+class AccountSubscriptionListApi(ApiView):
+    permission_classes = (IsCustomer,)
+
+    @extend_schema(
+        parameters=CURSOR_PARAMETERS,
+        responses={200: page_of(SubscriptionOutputSerializer)},
+        tags=["account"],
+    )
+    def get(self, request: Request) -> Response:
+        return paginate(
+            request=request,
+            view=self,
+            queryset=selectors.subscription_list_for_actor(actor=request_user(request)),
+            serializer_class=SubscriptionOutputSerializer,
+        )
+
+
+class AccountSubscriptionDetailApi(ApiView):
+    permission_classes = (IsCustomer,)
+
+    class InputSerializer(serializers.Serializer):
+        auto_renew = serializers.BooleanField(
+            help_text="Renew automatically at expiry when the wallet affords it."
+        )
+
+    @extend_schema(responses={200: SubscriptionOutputSerializer}, tags=["account"])
+    def get(self, request: Request, subscription_id: UUID) -> Response:
+        subscription = selectors.subscription_get_for_actor(
+            actor=request_user(request), subscription_id=subscription_id
+        )
+        return Response(SubscriptionOutputSerializer(subscription).data)
+
+    @extend_schema(
+        request=InputSerializer, responses={200: SubscriptionOutputSerializer}, tags=["account"]
+    )
+    def patch(self, request: Request, subscription_id: UUID) -> Response:
+        subscription = selectors.subscription_get_for_actor(
+            actor=request_user(request), subscription_id=subscription_id
+        )
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscription = services.subscription_set_auto_renew(
+            customer=_customer(request),
+            subscription=subscription,
+            auto_renew=data.validated_data["auto_renew"],
+        )
+        return Response(SubscriptionOutputSerializer(subscription).data)

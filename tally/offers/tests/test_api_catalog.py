@@ -480,3 +480,26 @@ def test_the_django_admin_never_deletes_an_offer(admin_user: User) -> None:
     # then
     assert response.status_code == 403
     assert Offer.objects.filter(pk=offer.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_unreachable_the_catalog_is_read_and_changed_through_postgresql(
+    admin_client: APIClient, settings: Any
+) -> None:
+    # given: the cache points at a port nothing listens on
+    offer = offer_make(price=500)
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    anonymous = APIClient()
+    # when
+    listed = anonymous.get("/api/v1/offers/")
+    changed = admin_client.patch(f"/api/v1/offers/{offer.pk}/", {"price": "6.00"})
+    detail = anonymous.get(f"/api/v1/offers/{offer.pk}/")
+    # then
+    assert (listed.status_code, [o["price"] for o in listed.json()["results"]]) == (200, ["5.00"])
+    assert changed.status_code == 200
+    assert (detail.status_code, detail.json()["price"]) == (200, "6.00")
