@@ -9,7 +9,9 @@ an activation's settle step leaves them; the callback job is the subject.
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -43,6 +45,7 @@ from tally.platform.outbox.models import OutboxMessage
 from tally.platform.testing.race import wait_until
 
 SECRET = "partner-signing-secret"
+GUIDE = Path(__file__).resolve().parents[3] / "docs" / "partners.md"
 
 
 def _finished_activation(
@@ -282,3 +285,28 @@ def test_no_callback_for_a_partner_without_a_callback_url() -> None:
     _finished_activation(partner=partner)
     # then
     assert OutboxMessage.objects.filter(task_name=CALLBACK_TASK_NAME).count() == 0
+
+
+def test_the_guides_verification_sample_accepts_tallys_signature_and_nothing_else() -> None:
+    # given: the Python sample and the known answer of docs/partners.md, as a partner reads them
+    guide = GUIDE.read_text()
+    sample = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    # The guide's own code, run as a partner would paste it: the doc cannot drift from Tally.
+    exec(compile(sample, "docs/partners.md", "exec"), namespace)  # noqa: S102
+    verify = namespace["tally_signature_valid"]
+    body = b'{"event":"activation.finished","activation":{"status":"succeeded"}}'
+    now = int(time.time())
+    # when
+    header = callback_signature(secret=SECRET, timestamp=now, body=body)
+    stale = callback_signature(secret=SECRET, timestamp=now - 301, body=body)
+    known = callback_signature(
+        secret="s3cret", timestamp=1_700_000_000, body=b'{"event":"activation.finished"}'
+    )
+    # then
+    assert verify(SECRET, header, body) is True
+    assert verify(SECRET, header, body + b"\n") is False
+    assert verify("another-secret", header, body) is False
+    assert verify(SECRET, stale, body) is False
+    assert verify(SECRET, "v1=abc", body) is False
+    assert known.split("v1=")[1] in guide
