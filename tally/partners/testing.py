@@ -1,6 +1,7 @@
 """Test helpers for partner callbacks: a real local HTTP server standing in for a partner's
-callback endpoint, and the signature check exactly as docs/partners.md tells partners to do
-it. Imported by tests only::
+callback endpoint, the signature check exactly as docs/partners.md tells partners to do
+it, and a finished activation written directly (for the callback job's own tests).
+Imported by tests only::
 
     with partner_server_run() as server:
         server.fail_next_calls(2)            # answer 500 twice, then 200
@@ -18,9 +19,27 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
+from django.db import transaction
+from django.utils import timezone
+
+from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
+from tally.identity.models import CustomerProfile, PartnerProfile
+from tally.identity.tests.factories import CustomerFactory
+from tally.ledger import services as ledger
+from tally.offers.ledger_vocabulary import OFFER_ACTIVATION, OFFER_REVENUE
+from tally.offers.models import (
+    Activation,
+    ActivationSource,
+    ActivationStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from tally.offers.testing import customer_fund, offer_make
+from tally.partners.callbacks import activation_callback_enqueue
 from tally.platform.testing.race import DEFAULT_TIMEOUT_SECONDS, wait_until
 
 CALLBACK_PATH = "/callbacks/tally"
@@ -134,3 +153,56 @@ def signature_valid(
         secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256
     ).hexdigest()
     return hmac.compare_digest(expected, received)
+
+
+def finished_activation_make(
+    *,
+    partner: PartnerProfile | None,
+    customer: CustomerProfile | None = None,
+    status: str = ActivationStatus.SUCCEEDED,
+    reference: str = "order-1001",
+) -> Activation:
+    """A finished activation with its reservation posted (succeeded) or voided (failed),
+    and its callback enqueued as the settle step does."""
+    customer = customer or cast(CustomerProfile, CustomerFactory())
+    offer = offer_make(price=500)
+    customer_fund(customer, 1000)
+    now = timezone.now()
+    with transaction.atomic():
+        wallet = ledger.account_get_or_create(owner=customer.user, kind=CUSTOMER_WALLET)
+        pending = ledger.transfer_create_pending(
+            debit_account=wallet,
+            credit_account=ledger.account_system(kind=OFFER_REVENUE),
+            amount_minor=offer.price,
+            code=OFFER_ACTIVATION,
+        )
+        succeeded = status == ActivationStatus.SUCCEEDED
+        resolution = (
+            ledger.transfer_post_pending(pending=pending)
+            if succeeded
+            else ledger.transfer_void_pending(pending=pending)
+        )
+        subscription = Subscription.objects.create(
+            customer=customer,
+            offer=offer,
+            status=SubscriptionStatus.ACTIVE if succeeded else SubscriptionStatus.CANCELLED,
+            started_at=now if succeeded else None,
+            expires_at=now + timedelta(days=30) if succeeded else None,
+        )
+        activation = Activation.objects.create(
+            reference=f"ACT-{reference.upper()[-10:]}",
+            customer=customer,
+            offer=offer,
+            subscription=subscription,
+            source=ActivationSource.PARTNER if partner else ActivationSource.CUSTOMER,
+            partner=partner,
+            partner_reference=reference if partner else None,
+            amount=offer.price,
+            status=status,
+            pending_transfer=pending,
+            resolution_transfer=resolution,
+            failure_code="" if succeeded else "provider_refused",
+            completed_at=now,
+        )
+        activation_callback_enqueue(activation=activation)
+    return activation

@@ -10,95 +10,33 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from django.db import transaction
-from django.utils import timezone
 from prometheus_client import REGISTRY
 from pytest_django.fixtures import Settings
 
-from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
-from tally.identity.models import CustomerProfile, PartnerProfile
-from tally.identity.tests.factories import CustomerFactory, PartnerFactory
-from tally.ledger import services as ledger
-from tally.offers.ledger_vocabulary import OFFER_ACTIVATION, OFFER_REVENUE
-from tally.offers.models import (
-    Activation,
-    ActivationSource,
-    ActivationStatus,
-    Subscription,
-    SubscriptionStatus,
-)
-from tally.offers.testing import customer_fund, offer_make
+from tally.identity.models import PartnerProfile
+from tally.identity.tests.factories import PartnerFactory
+from tally.offers.models import Activation, ActivationStatus
 from tally.partners.callbacks import (
     CALLBACK_TASK_NAME,
-    activation_callback_enqueue,
     callback_backoff_seconds,
     callback_signature,
 )
 from tally.partners.models import CallbackAttempt
-from tally.partners.testing import PartnerServer, partner_server_run, signature_valid
+from tally.partners.testing import (
+    PartnerServer,
+    finished_activation_make,
+    partner_server_run,
+    signature_valid,
+)
 from tally.platform.outbox.models import OutboxMessage
 from tally.platform.testing.race import wait_until
 
 SECRET = "partner-signing-secret"
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "partners.md"
-
-
-def _finished_activation(
-    *,
-    partner: PartnerProfile | None,
-    customer: CustomerProfile | None = None,
-    status: str = ActivationStatus.SUCCEEDED,
-    reference: str = "order-1001",
-) -> Activation:
-    """A finished activation with its reservation posted (succeeded) or voided (failed),
-    and its callback enqueued as the settle step does."""
-    customer = customer or cast(CustomerProfile, CustomerFactory())
-    offer = offer_make(price=500)
-    customer_fund(customer, 1000)
-    now = timezone.now()
-    with transaction.atomic():
-        wallet = ledger.account_get_or_create(owner=customer.user, kind=CUSTOMER_WALLET)
-        pending = ledger.transfer_create_pending(
-            debit_account=wallet,
-            credit_account=ledger.account_system(kind=OFFER_REVENUE),
-            amount_minor=offer.price,
-            code=OFFER_ACTIVATION,
-        )
-        succeeded = status == ActivationStatus.SUCCEEDED
-        resolution = (
-            ledger.transfer_post_pending(pending=pending)
-            if succeeded
-            else ledger.transfer_void_pending(pending=pending)
-        )
-        subscription = Subscription.objects.create(
-            customer=customer,
-            offer=offer,
-            status=SubscriptionStatus.ACTIVE if succeeded else SubscriptionStatus.CANCELLED,
-            started_at=now if succeeded else None,
-            expires_at=now + timedelta(days=30) if succeeded else None,
-        )
-        activation = Activation.objects.create(
-            reference=f"ACT-{reference.upper()[-10:]}",
-            customer=customer,
-            offer=offer,
-            subscription=subscription,
-            source=ActivationSource.PARTNER if partner else ActivationSource.CUSTOMER,
-            partner=partner,
-            partner_reference=reference if partner else None,
-            amount=offer.price,
-            status=status,
-            pending_transfer=pending,
-            resolution_transfer=resolution,
-            failure_code="" if succeeded else "provider_refused",
-            completed_at=now,
-        )
-        activation_callback_enqueue(activation=activation)
-    return activation
 
 
 def _partner(server: PartnerServer) -> PartnerProfile:
@@ -157,7 +95,7 @@ def test_a_finished_partner_activation_is_delivered_signed(celery_worker: Any) -
     with partner_server_run() as server:
         partner = _partner(server)
         # when
-        activation = _finished_activation(partner=partner)
+        activation = finished_activation_make(partner=partner)
         server.wait_for_calls(1)
         wait_until(lambda: _job(activation).processed_at is not None)
     # then
@@ -206,7 +144,7 @@ def test_a_partner_failing_twice_gets_the_callback_on_the_third_attempt(
         partner = _partner(server)
         server.fail_next_calls(2)
         # when
-        activation = _finished_activation(partner=partner, status=ActivationStatus.FAILED)
+        activation = finished_activation_make(partner=partner, status=ActivationStatus.FAILED)
         server.wait_for_calls(3)
         wait_until(lambda: _job(activation).processed_at is not None)
     # then
@@ -236,7 +174,7 @@ def test_a_partner_that_never_accepts_is_given_up_after_the_last_attempt(
         partner = _partner(server)
         server.always_fail = True
         # when
-        activation = _finished_activation(partner=partner)
+        activation = finished_activation_make(partner=partner)
         wait_until(lambda: _job(activation).processed_at is not None, timeout_seconds=60)
     # then
     job = _job(activation)
@@ -258,7 +196,7 @@ def test_an_unreachable_partner_is_logged_with_no_status_and_retried(
     with partner_server_run() as server:
         partner = _partner(server)
     # when
-    activation = _finished_activation(partner=partner)
+    activation = finished_activation_make(partner=partner)
     wait_until(lambda: CallbackAttempt.objects.filter(activation=activation).count() >= 2)
     # then
     first, second = CallbackAttempt.objects.filter(activation=activation).order_by("attempt")[:2]
@@ -272,7 +210,7 @@ def test_no_callback_for_an_activation_no_partner_started() -> None:
     # given
     before = OutboxMessage.objects.filter(task_name=CALLBACK_TASK_NAME).count()
     # when
-    _finished_activation(partner=None)
+    finished_activation_make(partner=None)
     # then
     assert OutboxMessage.objects.filter(task_name=CALLBACK_TASK_NAME).count() == before == 0
 
@@ -282,7 +220,7 @@ def test_no_callback_for_a_partner_without_a_callback_url() -> None:
     # given
     partner = PartnerFactory(callback_url="")
     # when
-    _finished_activation(partner=partner)
+    finished_activation_make(partner=partner)
     # then
     assert OutboxMessage.objects.filter(task_name=CALLBACK_TASK_NAME).count() == 0
 
