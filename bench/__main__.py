@@ -31,8 +31,10 @@ from bench.loadgen import event_loop_policy_install
 from bench.stack import (
     BASE_DIR,
     BENCH_VAR_DIR,
+    WORKER_CONCURRENCY,
     Processes,
     django_environment,
+    provider_running,
     services_start,
     web_running,
     worker_running,
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": args.server,
             "web_workers": args.web_workers,
             "celery_workers": 1,
+            "celery_worker_concurrency": WORKER_CONCURRENCY,
             "clients": plan.clients,
             "database_pool_max_per_worker": 4,
         },
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = plan.duration
     try:
         with (
+            provider_running(processes),
             worker_running(processes),
             web_running(processes, server=args.server, workers=args.web_workers) as base_url,
         ):
@@ -201,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("mixed", lambda: scenarios.scenario_mixed(base_url, plan, spread_vendors)),
                 ("latency", lambda: scenarios.scenario_latency(base_url, plan, spread_vendors)),
                 ("depth", lambda: scenarios.scenario_depth(base_url, plan)),
+                ("activation", lambda: scenarios.scenario_activation(base_url, plan)),
             ]
             for name, run in runs:
                 if not wanted(name):

@@ -219,6 +219,16 @@ def markdown(results: dict[str, Any]) -> str:
         deep_key = next(k for k in f if k.startswith("page_") and k != "page_1_ms")
         row("depth: statement page 1", None, f["page_1_ms"], None, "depth")
         row(f"depth: statement {deep_key[:-3].replace('_', ' ')}", None, f[deep_key], None, "depth")
+    if "activation" in scenarios:
+        f = scenarios["activation"]["figures"]
+        row(
+            f"activation: offer bought → final ({f['succeeded']:,} succeeded, "
+            f"{f['failed']:,} failed)",
+            f["final_per_s"],
+            f["request_to_final_ms"],
+            None,
+            "activation",
+        )
     if "verify" in scenarios:
         f = scenarios["verify"]["figures"]
         bad = sum(1 for c in scenarios["verify"]["checks"] if not c["ok"])

@@ -623,3 +623,221 @@ SCENARIOS: dict[str, Callable[..., ScenarioReport]] = {
     "latency": scenario_latency,
     "depth": scenario_depth,
 }
+
+
+# --- offers: activations through the provider ---------------------------------------------
+
+OFFER_PRICE_MINOR = 9_99
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def customers_seed(*, count: int, wallet_minor: int) -> list[Customer]:
+    """``count`` customers, each with ``wallet_minor`` in its wallet (issued through the
+    ledger, as a vendor's wallet credit would), signed in with a JWT access token."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from tally.credit.ledger_vocabulary import CUSTOMER_CREDIT, CUSTOMER_WALLET, ISSUANCE
+    from tally.identity.models import CustomerProfile, User
+    from tally.identity.services import customer_create
+    from tally.ledger import services as ledger
+
+    admin_token()
+    admin = User.objects.get(email="bench-admin@example.com")
+    customers = []
+    for n in range(count):
+        phone = f"+1650253{n:04d}"
+        with transaction.atomic():
+            profile = CustomerProfile.objects.filter(phone=phone).first() or customer_create(
+                actor=admin, email=f"bench-customer-{n}@example.com", phone=phone
+            )
+            ledger.transfer_create(
+                debit_account=ledger.account_system(kind=ISSUANCE),
+                credit_account=ledger.account_get_or_create(
+                    owner=profile.user, kind=CUSTOMER_WALLET
+                ),
+                amount_minor=wallet_minor,
+                code=CUSTOMER_CREDIT,
+            )
+        customers.append(
+            Customer(id=str(profile.user_id), token=str(AccessToken.for_user(profile.user)))
+        )
+    return customers
+
+
+def offer_seed() -> str:
+    """An active offer for the bench, created through the catalog service."""
+    from tally.identity.models import User
+    from tally.offers.catalog import OfferDraft, offer_create
+
+    admin_token()
+    admin = User.objects.get(email="bench-admin@example.com")
+    with transaction.atomic():
+        offer = offer_create(
+            actor=admin,
+            draft=OfferDraft(
+                name=f"Bench 5 GB {uuid.uuid4().hex[:6]}",
+                kind="internet",
+                price=OFFER_PRICE_MINOR,
+                validity_days=30,
+                data_mb=5_000,
+            ),
+        )
+    return str(offer.id)
+
+
+class ActivationFlow:
+    """Buy the offer as one of ``customers``, then poll its status until it is final:
+    what a customer's app does. Records request → final latency per activation."""
+
+    FINAL = ("succeeded", "failed")
+
+    def __init__(self, customers: list[Customer], offer_id: str, *, attempts: int) -> None:
+        self.customers = customers
+        self.offer_id = offer_id
+        self.remaining = attempts
+        self.rng = random.Random(11)
+        self.accepted = 0
+        self.refused: dict[int, int] = {}
+        self.final: dict[str, int] = {"succeeded": 0, "failed": 0}
+        self.unfinished = 0
+        self.final_seconds: list[float] = []
+
+    async def __call__(self, client: Client) -> None:
+        if self.remaining <= 0:
+            raise StopFlow()
+        self.remaining -= 1
+        customer = self.customers[self.rng.randrange(len(self.customers))]
+        started = time.perf_counter()
+        status, body = await client.call(
+            "POST",
+            "/api/v1/activations/",
+            json_body={"offer": self.offer_id},
+            headers={**customer.headers, "Idempotency-Key": str(uuid.uuid4())},
+            tag="activate",
+        )
+        if status != 202 or not isinstance(body, dict):
+            self.refused[status] = self.refused.get(status, 0) + 1
+            return
+        self.accepted += 1
+        while time.perf_counter() - started < 120:
+            await asyncio.sleep(0.05)
+            status, body = await client.call(
+                "GET", f"/api/v1/activations/{body['id']}/", headers=customer.headers, tag="status"
+            )
+            if status == 200 and isinstance(body, dict) and body.get("status") in self.FINAL:
+                self.final[body["status"]] += 1
+                self.final_seconds.append(time.perf_counter() - started)
+                return
+            if status != 200 or not isinstance(body, dict):
+                break
+        self.unfinished += 1
+
+
+def _percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
+
+
+def _offer_books(customer_ids: list[str]) -> dict[str, int]:
+    """Activations, their ledger postings and the wallets, as the database has them."""
+    ids = [uuid.UUID(c) for c in customer_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH wallets AS (
+                SELECT id, balance, pending_debits FROM ledger_account
+                 WHERE kind = 'customer_wallet' AND owner_id = ANY(%(ids)s)
+            )
+            SELECT (SELECT count(*) FROM offers_activation
+                     WHERE customer_id = ANY(%(ids)s) AND status = 'succeeded'),
+                   (SELECT count(*) FROM offers_activation
+                     WHERE customer_id = ANY(%(ids)s) AND status = 'failed'),
+                   (SELECT count(*) FROM offers_activation
+                     WHERE customer_id = ANY(%(ids)s) AND status IN ('pending', 'processing')),
+                   (SELECT coalesce(sum(amount), 0) FROM offers_activation
+                     WHERE customer_id = ANY(%(ids)s) AND status = 'succeeded'),
+                   (SELECT count(*) FROM ledger_transfer AS t JOIN wallets AS w
+                        ON w.id = t.debit_account_id
+                     WHERE t.kind = 'post_pending' AND t.code = 'offer_activation'),
+                   (SELECT coalesce(sum(balance), 0) FROM wallets),
+                   (SELECT coalesce(sum(pending_debits), 0) FROM wallets)
+            """,
+            {"ids": ids},
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    names = ("succeeded", "failed", "in_flight", "paid_minor", "posts", "balance", "pending")
+    return dict(zip(names, (int(v) for v in row), strict=True))
+
+
+def scenario_activation(base_url: str, plan: Plan) -> ScenarioReport:
+    """Customers buying an offer against the provider simulator at its default latency."""
+    attempts = 64 if plan.quick else 1_500
+    report = ScenarioReport(
+        "activation",
+        f"{plan.clients} clients buying an offer {attempts} times (202, then polling the "
+        "status until final) against the simulated provider at its default latency and "
+        "failure rate; the worker calls it, retries and settles.",
+    )
+    customers = customers_seed(count=100, wallet_minor=OFFER_PRICE_MINOR * 100)
+    offer_id = offer_seed()
+    ids = [c.id for c in customers]
+    before = _offer_books(ids)
+    flow = ActivationFlow(customers, offer_id, attempts=attempts)
+    started = time.perf_counter()
+    result = _run(run_closed(base_url, flow, clients=plan.clients))
+    elapsed = time.perf_counter() - started
+    after = _offer_books(ids)
+    finished = flow.final["succeeded"] + flow.final["failed"]
+    report.figures = {
+        "activations": flow.accepted,
+        "succeeded": flow.final["succeeded"],
+        "failed": flow.final["failed"],
+        "final_per_s": round(finished / elapsed, 1) if elapsed else 0.0,
+        "request_to_final_ms": _percentiles_ms(flow.final_seconds),
+        "accept_latency_ms": result.latency_ms("activate"),
+    }
+    load_checks(report, result)
+    report.check(
+        "every purchase answered 202", not flow.refused, f"refused: {flow.refused or 'none'}"
+    )
+    report.check(
+        "every 202 ended succeeded or failed",
+        flow.unfinished == 0 and finished == flow.accepted and after["in_flight"] == 0,
+        f"{finished} final of {flow.accepted}; {flow.unfinished} unfinished; "
+        f"{after['in_flight']} in flight in the database",
+    )
+    succeeded = after["succeeded"] - before["succeeded"]
+    report.check(
+        "succeeded in the database == succeeded answered",
+        succeeded == flow.final["succeeded"],
+        f"{succeeded} vs {flow.final['succeeded']}",
+    )
+    posts = after["posts"] - before["posts"]
+    report.check(
+        "debits == succeeded activations", posts == succeeded, f"{posts} posts, {succeeded}"
+    )
+    paid = after["paid_minor"] - before["paid_minor"]
+    report.check(
+        "wallets fell by exactly what succeeded cost",
+        before["balance"] - after["balance"] == paid and after["pending"] == 0,
+        f"wallets {after['balance'] - before['balance']:+}, paid {paid}, "
+        f"still reserved {after['pending']}",
+    )
+    verify_ledger_check(report)
+    return report

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -207,6 +208,37 @@ def web_running(
 
 
 @contextlib.contextmanager
+def provider_running(processes: Processes) -> Iterator[str]:
+    """Start the provisioning provider simulator (its default latency and failure rate) and
+    point the worker at it; yield its URL; stop it."""
+    port = free_port()
+    processes.spawn(
+        "provider",
+        [sys.executable, "-m", "tally.offers.provider_simulator"],
+        extra_env={"OFFERS_PROVIDER_SIMULATOR_PORT": str(port)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    processes.environment["OFFERS_PROVIDER_URL"] = url
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or processes.children["provider"].poll() is not None:
+                raise RuntimeError("the provider simulator did not start; see its log") from None
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        processes.stop("provider")
+
+
+# Activations wait on the provider (I/O), so the worker runs a few processes.
+WORKER_CONCURRENCY = 4
+
+
+@contextlib.contextmanager
 def worker_running(processes: Processes) -> Iterator[None]:
     schedule = BENCH_VAR_DIR / "celerybeat-schedule"
     processes.spawn(
@@ -220,7 +252,7 @@ def worker_running(processes: Processes) -> Iterator[None]:
             "-s",
             str(schedule),
             "-c",
-            "1",
+            str(WORKER_CONCURRENCY),
             "-l",
             "WARNING",
             "-Q",

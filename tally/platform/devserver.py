@@ -122,6 +122,9 @@ class Supervisor:
                                   "-c", os.environ.get("WORKER_CONCURRENCY", "2")])  # fmt: skip
             self.spawn("beat", [str(bin_dir / "celery"), "-A", "config", "beat", "-l", "INFO",
                                 "-s", str(VAR_DIR / "celerybeat-schedule")])  # fmt: skip
+            # The simulated provisioning provider the offers' default adapter calls
+            # (OFFERS_PROVIDER_URL); a real provider replaces it in production.
+            self.spawn("provider", [sys.executable, "-m", "tally.offers.provider_simulator"])
 
             if not self.wait_ready(f"{base}/health/ready"):
                 self.log("Tally did not become ready; see the logs above")

@@ -7,9 +7,10 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from tally.credit.models import CreditRequest
-from tally.credit.testing import vendor_prepaid_balance
-from tally.identity.models import User, VendorProfile
+from tally.credit.testing import customer_wallet_balance, vendor_prepaid_balance
+from tally.identity.models import CustomerProfile, User, VendorProfile
 from tally.ledger.verification import ledger_verify
+from tally.offers.models import Offer
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,13 @@ def test_demo_data_loads_idempotently() -> None:
     assert "vendor1@tally.local" in out.getvalue()
     assert User.objects.filter(email__endswith="@tally.local").count() == 7
     vendor1 = VendorProfile.objects.get(user__email="vendor1@tally.local")
-    assert vendor_prepaid_balance(vendor1) == 100_000
+    # 1000.00 issued, 120.00 of it moved into the two demo customers' wallets (offers' demo)
+    assert vendor_prepaid_balance(vendor1) == 100_000 - 120_00
+    assert [
+        customer_wallet_balance(CustomerProfile.objects.get(user__email=email))
+        for email in ("customer1@tally.local", "customer2@tally.local")
+    ] == [100_00, 20_00]
+    assert Offer.objects.filter(is_active=True).count() == 5
     assert CreditRequest.objects.filter(vendor=vendor1).count() == 1
     assert not VendorProfile.objects.get(user__email="vendor3@tally.local").is_active
     assert ledger_verify().ok
