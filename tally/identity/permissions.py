@@ -44,3 +44,19 @@ class IsAdminOrVendor(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and (user.is_admin or user.is_vendor))
+
+
+class IsCustomer(permissions.BasePermission):
+    message = "Only customers can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_customer)
+
+
+class IsAdminOrCustomer(permissions.BasePermission):
+    message = "Only admins and customers can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_admin or user.is_customer))

@@ -12,14 +12,14 @@ from uuid import UUID
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
 from tally.identity.models import CustomerProfile, User
-from tally.identity.permissions import IsAdmin
+from tally.identity.permissions import IsAdmin, IsAdminOrCustomer, IsCustomer
 from tally.identity.request import request_user
 from tally.ledger import selectors as ledger_selectors
 from tally.ledger.serializers import (
@@ -189,22 +189,6 @@ class OfferDetailApi(ApiView):
 
 
 # --- customers: who may call ---------------------------------------------------------------
-
-
-class IsCustomer(permissions.BasePermission):
-    message = "Only customers can do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_customer)
-
-
-class IsAdminOrCustomer(permissions.BasePermission):
-    message = "Only admins and customers can do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and (user.is_admin or user.is_customer))
 
 
 def _customer(request: Request) -> CustomerProfile:
