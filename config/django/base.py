@@ -132,4 +132,5 @@ from config.settings.email import *  # noqa: E402, F403
 from config.settings.jwt import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.offers import *  # noqa: E402, F403
+from config.settings.partners import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403
