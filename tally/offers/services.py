@@ -217,6 +217,10 @@ def activation_create(
     """
     if source == ActivationSource.PARTNER and (partner is None or not partner_reference):
         raise ValueError("a partner activation needs the partner and its reference")
+    if subscription is not None and (
+        subscription.customer_id != customer.pk or subscription.offer_id != offer.pk
+    ):
+        raise ValueError("a renewal buys the subscription's own offer for its own customer")
     if partner is not None and partner_reference is not None:
         first = _partner_repeat(
             partner=partner, reference=partner_reference, customer=customer, offer=offer

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
@@ -35,6 +36,7 @@ from tally.offers.testing import (
     activation_wait_final,
     customer_fund,
     offer_make,
+    subscription_make,
     wallet_position,
 )
 from tally.platform.audit.models import AuditEvent
@@ -335,3 +337,33 @@ def test_operations_show_an_activation_to_its_customer_only() -> None:
         "amount": "5.00",
     }
     assert other.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_offer_metrics_are_served_at_metrics() -> None:
+    # when
+    body = Client().get("/metrics").content.decode()
+    # then
+    for name in (
+        "tally_offer_activations_total",
+        "tally_offer_activation_seconds",
+        "tally_offer_provider_call_seconds",
+        "tally_offer_provider_failures_total",
+        "tally_offer_reminders_total",
+    ):
+        assert f"# TYPE {name} " in body, name
+
+
+@pytest.mark.django_db
+def test_a_renewal_of_another_customers_subscription_is_a_programming_error() -> None:
+    # given
+    customer, other = CustomerFactory(), CustomerFactory()
+    customer_fund(customer, 1000)
+    offer = offer_make(price=100)
+    subscription = subscription_make(other, offer)
+    before = _rows()
+    # when / then
+    with pytest.raises(ValueError, match="its own customer"):
+        activation_create(customer=customer, offer=offer, subscription=subscription)
+    assert _rows() == before
+    assert wallet_position(customer) == (1000, 0, 1000)
