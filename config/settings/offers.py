@@ -39,3 +39,6 @@ OFFERS_REMINDER_DAYS = env.int("OFFERS_REMINDER_DAYS", default=3)
 # How long an activation's live status stays in Redis at most: also how long a status left
 # stale by a Redis outage during a settle can be served (after that, reads use PostgreSQL).
 OFFERS_LIVE_STATUS_SECONDS = env.int("OFFERS_LIVE_STATUS_SECONDS", default=300)
+# The public catalog's cache entries expire after this many seconds as a last resort (every
+# change retires them at once anyway).
+OFFERS_CATALOG_CACHE_SECONDS = env.int("OFFERS_CATALOG_CACHE_SECONDS", default=300)

@@ -40,7 +40,7 @@ from tally.offers.models import (
 )
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
 from tally.platform.api.views import ApiView
-from tally.platform.exceptions import NotFoundError, PermissionDeniedError
+from tally.platform.exceptions import PermissionDeniedError
 from tally.platform.money import MoneyField
 
 # Limits of the catalog's fields (the columns' ranges; a longer validity is a typo).
@@ -379,9 +379,7 @@ class AccountTransactionListApi(ApiView):
         return statement_response(
             request=request,
             view=self,
-            entries=ledger_selectors.owner_entries(
-                owner_id=request_user(request).pk, kind=CUSTOMER_WALLET
-            ),
+            entries=selectors.wallet_entries_for_actor(actor=request_user(request)),
         )
 
 
@@ -390,13 +388,7 @@ class AccountTransactionDetailApi(ApiView):
 
     @extend_schema(responses={200: EntryOutputSerializer}, tags=["account"])
     def get(self, request: Request, entry_id: int) -> Response:
-        entry = (
-            ledger_selectors.owner_entries(owner_id=request_user(request).pk, kind=CUSTOMER_WALLET)
-            .filter(pk=entry_id)
-            .first()
-        )
-        if entry is None:
-            raise NotFoundError("No such transaction.")
+        entry = selectors.wallet_entry_get_for_actor(actor=request_user(request), entry_id=entry_id)
         return Response(EntryOutputSerializer(entry).data)
 
 

@@ -11,7 +11,10 @@ from uuid import UUID
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
 from tally.identity.models import PartnerProfile, User
+from tally.ledger import selectors as ledger_selectors
+from tally.ledger.models import Entry
 from tally.offers.live_status import (
     ActivationStatusView,
     activation_status_view,
@@ -154,3 +157,20 @@ def subscription_expiring_for_actor(*, actor: Any, days: int) -> QuerySet[Subscr
         )
         .order_by("expires_at", "id")
     )
+
+
+def wallet_entries_for_actor(*, actor: Any) -> QuerySet[Entry]:
+    """The calling customer's wallet statement (keyset-paginate by ``-id``); 403 for anyone
+    else, whose wallet this endpoint never shows."""
+    user = _user(actor)
+    if user is None or not user.is_customer:
+        raise PermissionDeniedError()
+    return ledger_selectors.owner_entries(owner_id=user.pk, kind=CUSTOMER_WALLET)
+
+
+def wallet_entry_get_for_actor(*, actor: Any, entry_id: int) -> Entry:
+    """One entry of the calling customer's wallet; 404 for any other entry."""
+    entry = wallet_entries_for_actor(actor=actor).filter(pk=entry_id).first()
+    if entry is None:
+        raise NotFoundError("No such transaction.")
+    return entry
