@@ -37,6 +37,7 @@ from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
 from tally.identity.models import CustomerProfile, PartnerProfile, User
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
+from tally.notifications.services import notification_send
 from tally.offers import metrics
 from tally.offers.exceptions import (
     OfferCurrencyMismatchError,
@@ -45,6 +46,7 @@ from tally.offers.exceptions import (
     ProviderUnavailableError,
     SubscriptionNotRenewableError,
 )
+from tally.offers.hooks import activation_finished_announce
 from tally.offers.ledger_vocabulary import OFFER_ACTIVATION, OFFER_REVENUE
 from tally.offers.live_status import IN_FLIGHT, live_status_record
 from tally.offers.lock_objects import (
@@ -95,21 +97,12 @@ def activation_reference_new() -> str:
     return REFERENCE_PREFIX + raw[:REFERENCE_CHARS]
 
 
-# --- hooks into the notifications and partner apps (imported when called) ---------------
+# --- customer notifications --------------------------------------------------------------
 
 
 def _notify(*, user: User, kind: str, context: dict[str, Any], dedup_key: str) -> None:
     """Record and queue a customer notification in the caller's transaction."""
-    from tally.notifications.services import notification_send
-
     notification_send(user=user, kind=kind, context=context, dedup_key=dedup_key)
-
-
-def _partner_callback(*, activation: Activation) -> None:
-    """Queue the partner's signed callback (a no-op unless a partner started it)."""
-    from tally.partners.callbacks import activation_callback_enqueue
-
-    activation_callback_enqueue(activation=activation)
 
 
 def _customer_context(customer: CustomerProfile, offer: Offer) -> dict[str, Any]:
@@ -450,7 +443,7 @@ def _activation_succeed(
         },
         dedup_key=f"activation:{activation.pk}:succeeded",
     )
-    _partner_callback(activation=activation)
+    activation_finished_announce(activation=activation)
 
 
 def _activation_fail(
@@ -494,7 +487,7 @@ def _activation_fail(
         },
         dedup_key=f"activation:{activation.pk}:failed",
     )
-    _partner_callback(activation=activation)
+    activation_finished_announce(activation=activation)
 
 
 def activation_settle(
