@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -34,6 +35,8 @@ INSTALLED_APPS = [
     "tally.notifications",
     "tally.offers",
     "tally.partners",
+    "tally.catalog",
+    "tally.orders",
 ]
 
 MIDDLEWARE = [
@@ -132,5 +135,6 @@ from config.settings.email import *  # noqa: E402, F403
 from config.settings.jwt import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.offers import *  # noqa: E402, F403
+from config.settings.orders import *  # noqa: E402, F403
 from config.settings.partners import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403

@@ -24,6 +24,7 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = env.int("OUTBOX_SWEEP_INTERVAL_SECONDS", default
 OUTBOX_REPUBLISH_AFTER_SECONDS = env.int("OUTBOX_REPUBLISH_AFTER_SECONDS", default=60)
 # How often the offers' expiry / auto-renewal and reminder jobs run (both safe to repeat).
 OFFERS_BEAT_INTERVAL_SECONDS = env.int("OFFERS_BEAT_INTERVAL_SECONDS", default=300)
+ORDER_EXPIRE_INTERVAL_SECONDS = env.int("ORDER_EXPIRE_INTERVAL_SECONDS", default=60)
 
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
@@ -43,6 +44,10 @@ CELERY_BEAT_SCHEDULE = {
     "offers-subscription-expire-due": {
         "task": "tally.offers.tasks.subscription_expire_due",
         "schedule": float(OFFERS_BEAT_INTERVAL_SECONDS),
+    },
+    "orders-expire-unpaid": {
+        "task": "tally.orders.tasks.order_expire_unpaid",
+        "schedule": float(ORDER_EXPIRE_INTERVAL_SECONDS),
     },
     "offers-subscription-remind-expiring": {
         "task": "tally.offers.tasks.subscription_remind_expiring",

@@ -33,7 +33,7 @@ from django.db import connection, models
 
 from tally.platform.audit.services import audit_record
 from tally.platform.db import require_transaction
-from tally.platform.exceptions import DomainError, InvalidStateError
+from tally.platform.exceptions import ConflictError, DomainError, InvalidStateError
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -151,6 +151,8 @@ def status_transition(
     changes: Mapping[str, list[Any]] | None = None,
     no_op_states: Collection[str] = (),
     error: Callable[[str], DomainError] | None = None,
+    expected: Mapping[str, Any] | None = None,
+    increment: Collection[str] = (),
 ) -> StatusChange:
     """Move ``instance`` to status ``to`` if its machine allows it from the current state.
 
@@ -165,6 +167,11 @@ def status_transition(
     ``invalid_state``) and writes nothing. Must run inside the use case's transaction.
     ``fields`` holds plain values (a model instance stands for its primary key), not
     expressions.
+
+    Optimistic locking: ``expected`` adds equality conditions to the same statement (e.g.
+    ``{"version": 3}`` from an ``If-Match``); a row whose state allows the move but whose
+    values differ raises 409 ``conflict`` and writes nothing. ``increment`` names integer
+    columns the move adds one to (e.g. ``("version",)``), read back onto ``instance``.
     """
     require_transaction()
     model = type(instance)
@@ -182,8 +189,21 @@ def status_transition(
         field = _concrete_field(model, name)
         assignments.append(f"{connection.ops.quote_name(str(field.column))} = %s")
         params.append(_column_value(field, value))
+    for name in increment:
+        column = connection.ops.quote_name(str(_concrete_field(model, name).column))
+        assignments.append(f"{column} = t.{column} + 1")
+    conditions, condition_params = [], []
+    for name, value in (expected or {}).items():
+        field = _concrete_field(model, name)
+        conditions.append(f"AND t.{connection.ops.quote_name(str(field.column))} = %s")
+        condition_params.append(_column_value(field, value))
+    returned = "".join(
+        f", t.{connection.ops.quote_name(str(_concrete_field(model, name).column))}"
+        for name in increment
+    )
     sources = machine.sources_of(to)
     moved_from: str | None = None
+    row: Any = None
     if sources:
         placeholders = ", ".join(["%s"] * len(sources))
         # The subquery locks the row and reads the state it leaves (RETURNING would show
@@ -193,15 +213,18 @@ def status_transition(
             f"FROM (SELECT {pk_column} AS pk, {status_column} AS old FROM {table} "
             f"WHERE {pk_column} = %s FOR NO KEY UPDATE) AS locked "
             f"WHERE t.{pk_column} = locked.pk AND locked.old IN ({placeholders}) "
-            "RETURNING locked.old"
+            f"{' '.join(conditions)} RETURNING locked.old{returned}"
         )
         pk_value = pk_field.get_db_prep_value(instance.pk, connection)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, pk_value, *sources])
+            cursor.execute(sql, [*params, pk_value, *sources, *condition_params])
             row = cursor.fetchone()
         moved_from = None if row is None else str(row[0])
     if moved_from is not None:
+        assert row is not None
         for name, value in updates.items():
+            setattr(instance, name, value)
+        for name, value in zip(increment, row[1:], strict=True):
             setattr(instance, name, value)
         audit_record(
             actor=actor,
@@ -218,6 +241,11 @@ def status_transition(
     if current in no_op_states:
         instance.refresh_from_db()
         return StatusChange(moved=False, old=current, new=current)
+    if expected and current in sources:
+        raise ConflictError(
+            f"This {meta.verbose_name} was changed by someone else; read it again and retry.",
+            current_status=current,
+        )
     if error is not None:
         raise error(current)
     raise InvalidStateError(
