@@ -1,8 +1,8 @@
-"""Notifications: every email Tally sends a user, recorded with its delivery outcome.
+"""Notifications: every email Tally sends a user or a guest, recorded with its outcome.
 
 A row is written in the transaction of the change it reports (an activation settling, a
-subscription expiring), so a notification exists exactly when that change committed; the
-worker delivers it afterwards. Every status change goes through
+subscription expiring, an order placed), so a notification exists exactly when that change
+committed; the worker delivers it afterwards. Every status change goes through
 ``tally.platform.status.status_transition`` (the machine below).
 """
 
@@ -26,6 +26,8 @@ class NotificationKind(models.TextChoices):
     SUBSCRIPTION_EXPIRING = "subscription_expiring", "Subscription expiring"
     SUBSCRIPTION_RENEWED = "subscription_renewed", "Subscription renewed"
     SUBSCRIPTION_EXPIRED = "subscription_expired", "Subscription expired"
+    ORDER_PLACED = "order_placed", "Order placed"
+    ORDER_CANCELLED = "order_cancelled", "Order cancelled"
 
 
 class NotificationStatus(models.TextChoices):
@@ -35,7 +37,8 @@ class NotificationStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    """One email to one user about one event, and how its delivery went."""
+    """One email to one user (or one guest's address) about one event, and how its delivery
+    went."""
 
     status_machine = StatusMachine(
         states={
@@ -49,10 +52,16 @@ class Notification(models.Model):
     )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Null for a guest (someone who bought without an account): only ``recipient`` names them.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
     )
-    # The address it was sent to: the user's email when the notification was recorded.
+    # The address it was sent to: the user's email when the notification was recorded, or
+    # the guest's address as the caller gave it.
     recipient = models.EmailField(max_length=254)
     kind = models.CharField(max_length=32, choices=NotificationKind.choices)
     # The values the templates show (see docs/notifications.md for the keys of each kind).

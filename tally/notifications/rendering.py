@@ -13,7 +13,9 @@ from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.core.validators import URLValidator
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
@@ -44,12 +46,41 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
         "expires_at",
     ),
     NotificationKind.SUBSCRIPTION_EXPIRED: ("customer_name", "offer_name", "expires_at"),
+    NotificationKind.ORDER_PLACED: (
+        "name",
+        "order_number",
+        "total",
+        "currency",
+        "items",
+        "payment_due_at",
+    ),
+    NotificationKind.ORDER_CANCELLED: ("name", "order_number", "reason"),
 }
 # Keys any kind may carry: shown when present (``currency`` after the price, ``reference``
-# on the subscription kinds, ``auto_renew`` on the reminder).
-OPTIONAL_CONTEXT = ("currency", "reference", "auto_renew")
+# on the subscription kinds, ``auto_renew`` on the reminder, ``order_url`` on a placed
+# order: a guest's link to it).
+OPTIONAL_CONTEXT = ("currency", "reference", "auto_renew", "order_url")
 # Keys holding a moment: a timezone-aware datetime or its ISO 8601 text.
-DATETIME_KEYS = ("expires_at",)
+DATETIME_KEYS = ("expires_at", "payment_due_at")
+# Keys holding text the templates show (when present and not None).
+TEXT_KEYS = (
+    "customer_name",
+    "offer_name",
+    "price",
+    "reference",
+    "failure_reason",
+    "name",
+    "order_number",
+    "total",
+    "currency",
+    "reason",
+    "order_url",
+)
+# Keys holding a list of lines, and what each line needs: ``items`` of a placed order is
+# one line per item (``variant`` is optional: the tier's name, shown after the title).
+ITEM_TEXT_KEYS = ("title", "line_total")
+LIST_KEYS = ("items",)
+_URL = URLValidator(schemes=["http", "https"])
 
 
 class NotificationContextError(ValueError):
@@ -74,9 +105,10 @@ def _moment(value: Any) -> datetime | None:
 
 def notification_context_check(*, kind: str, context: dict[str, Any]) -> None:
     """Raise ``NotificationContextError`` unless ``context`` has every key ``kind`` needs,
-    with text where text is shown and an aware moment (or its ISO 8601 text) in
-    ``expires_at``. Extra keys are allowed and stored."""
-    missing = [key for key in REQUIRED_CONTEXT[kind] if context.get(key) in (None, "")]
+    with text where text is shown, an aware moment (or its ISO 8601 text) in
+    ``expires_at`` and ``payment_due_at``, at least one well-formed line in ``items``, and
+    an http(s) address in ``order_url``. Extra keys are allowed and stored."""
+    missing = [key for key in REQUIRED_CONTEXT[kind] if _is_empty(context.get(key))]
     if missing:
         raise NotificationContextError(f"{kind} needs context keys {missing}")
     for key in DATETIME_KEYS:
@@ -84,9 +116,43 @@ def notification_context_check(*, kind: str, context: dict[str, Any]) -> None:
             raise NotificationContextError(
                 f"{kind}: {key} must be a timezone-aware datetime or ISO 8601 text"
             )
-    for key in ("customer_name", "offer_name", "price", "reference", "failure_reason"):
-        if key in context and not isinstance(context[key], str):
+    for key in TEXT_KEYS:
+        if context.get(key) is not None and not isinstance(context[key], str):
             raise NotificationContextError(f"{kind}: {key} must be text, not {context[key]!r}")
+    for key in LIST_KEYS:
+        if key in context:
+            _lines_check(kind=kind, key=key, lines=context[key])
+    if context.get("order_url"):
+        try:
+            _URL(context["order_url"])
+        except ValidationError:
+            raise NotificationContextError(
+                f"{kind}: order_url must be an http(s) URL, not {context['order_url']!r}"
+            ) from None
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list) and len(value) == 0)
+
+
+def _lines_check(*, kind: str, key: str, lines: Any) -> None:
+    """Each line: ``title`` and ``line_total`` as text, ``quantity`` a positive integer,
+    ``variant`` text if given."""
+    if not isinstance(lines, list) or not lines:
+        raise NotificationContextError(f"{kind}: {key} must be a list of at least one line")
+    for number, line in enumerate(lines):
+        if not isinstance(line, dict):
+            raise NotificationContextError(f"{kind}: {key}[{number}] must be a dict, not {line!r}")
+        for field in ITEM_TEXT_KEYS:
+            if not isinstance(line.get(field), str) or not line[field]:
+                raise NotificationContextError(f"{kind}: {key}[{number}] needs {field} as text")
+        if line.get("variant") is not None and not isinstance(line["variant"], str):
+            raise NotificationContextError(f"{kind}: {key}[{number}].variant must be text")
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise NotificationContextError(
+                f"{kind}: {key}[{number}].quantity must be a positive integer, not {quantity!r}"
+            )
 
 
 def notification_render(*, kind: str, context: dict[str, Any]) -> RenderedEmail:

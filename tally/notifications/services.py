@@ -1,5 +1,8 @@
 """Notifications: record one in the caller's transaction, deliver it by email afterwards.
 
+The addressee is a user (sent to the user's current address) or, for a guest who bought
+without an account, a plain email address.
+
 ``notification_send`` writes the notification and its outbox job in the transaction of the
 change it reports, so an email goes out exactly when that change committed. Delivery is an
 outbox call-out job (``tally/platform/outbox/callout.py``), because talking to an SMTP
@@ -15,7 +18,9 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -31,27 +36,43 @@ from tally.platform.status import status_transition
 
 NOTIFICATION_DELIVER_TASK = "tally.notifications.notification_deliver"
 DEDUP_KEY_MAX_LENGTH = 200
+RECIPIENT_MAX_LENGTH = 254
 RETRY_MAX_SECONDS = 1800.0
 
 
-def notification_send(*, user: User, kind: str, context: dict[str, Any], dedup_key: str) -> None:
-    """Record a notification of ``kind`` for ``user`` and queue its email.
+def notification_send(
+    *,
+    user: User | None = None,
+    recipient: str | None = None,
+    kind: str,
+    context: dict[str, Any],
+    dedup_key: str,
+) -> None:
+    """Record a notification of ``kind`` for ``user`` (or a guest's ``recipient`` address)
+    and queue its email.
+
+    Name the addressee in exactly one way: ``user`` (the email goes to the user's address
+    as it is now) or ``recipient``, the address of a guest who has no account (it is sent
+    there as given; the notification has no user). Both, or neither, is a programming
+    error (``ValueError``).
 
     Runs in the caller's transaction (``require_transaction``): the notification and its
     delivery job commit with the caller's change, and a rollback leaves neither, so nothing
     is sent. ``dedup_key`` names the event: a second call with the same key, before or
     after the first committed, concurrently or not, records nothing and sends nothing (one
     ``INSERT … ON CONFLICT DO NOTHING``; a concurrent caller waits for the first
-    transaction and is a no-op once it commits). The email goes to the user's address as it
-    is now. ``context`` must hold the keys ``kind`` needs (see
-    ``tally.notifications.rendering.REQUIRED_CONTEXT`` and docs/notifications.md); datetimes
-    are stored as ISO 8601 text. Raises ``ValueError`` for an unknown kind, a missing key or
-    an empty or too long ``dedup_key`` (programming errors), writing nothing.
+    transaction and is a no-op once it commits). ``context`` must hold the keys ``kind``
+    needs (see ``tally.notifications.rendering.REQUIRED_CONTEXT`` and
+    docs/notifications.md); datetimes are stored as ISO 8601 text. Raises ``ValueError``
+    for an unknown kind, a missing key, an empty or too long ``dedup_key``, or an addressee
+    named twice, not at all or without a valid address (programming errors), writing
+    nothing.
 
     Locks: the new notification row (and waits on a concurrent insert of the same key).
     Enqueues: ``tally.notifications.notification_deliver`` when it records the notification.
     """
     require_transaction()
+    address = _address_of(user=user, recipient=recipient)
     kind = NotificationKind(kind)
     notification_context_check(kind=kind, context=context)
     if not dedup_key or len(dedup_key) > DEDUP_KEY_MAX_LENGTH:
@@ -66,8 +87,8 @@ def notification_send(*, user: User, kind: str, context: dict[str, Any], dedup_k
             "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             [
                 notification_id,
-                user.pk,
-                user.email,
+                user.pk if user is not None else None,
+                address,
                 str(kind),
                 json.dumps(context, cls=DjangoJSONEncoder),
                 dedup_key,
@@ -80,6 +101,22 @@ def notification_send(*, user: User, kind: str, context: dict[str, Any], dedup_k
         outbox_enqueue(
             task_name=NOTIFICATION_DELIVER_TASK, payload={"notification_id": str(notification_id)}
         )
+
+
+def _address_of(*, user: User | None, recipient: str | None) -> str:
+    """The address to send to: the user's email as it is now, or the guest's ``recipient``
+    (which must be one valid address; a user's was validated when it was set)."""
+    if (user is None) == (recipient is None):
+        raise ValueError("notification_send needs exactly one of user and recipient")
+    if user is not None:
+        return user.email
+    if not isinstance(recipient, str) or len(recipient) > RECIPIENT_MAX_LENGTH:
+        raise ValueError(f"recipient is not an email address: {recipient!r}")
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        raise ValueError(f"recipient is not an email address: {recipient!r}") from None
+    return recipient
 
 
 @use_case

@@ -13,6 +13,8 @@ from tally.notifications.models import Notification, NotificationKind
 from tally.notifications.services import notification_send
 
 EXPIRES_AT = datetime(2026, 12, 31, 18, 30, tzinfo=UTC)
+PAYMENT_DUE_AT = datetime(2026, 12, 1, 18, 30, tzinfo=UTC)
+GUEST_ORDER_URL = "https://tally.example/orders/0b5c1d2e/?access_token=tok_9f8e7d6c5b4a"
 
 CONTEXTS: dict[str, dict[str, Any]] = {
     NotificationKind.ACTIVATION_SUCCEEDED: {
@@ -50,7 +52,31 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "offer_name": "Internet 10 GB",
         "expires_at": EXPIRES_AT,
     },
+    # A customer's order: no link (the customer opens it from the account).
+    NotificationKind.ORDER_PLACED: {
+        "name": "Ada Lovelace",
+        "order_number": "ORD-7K2M9QX4PD",
+        "total": "37.50",
+        "currency": "USD",
+        "items": [
+            {
+                "title": "Home cleaning",
+                "variant": "Standard",
+                "quantity": 2,
+                "line_total": "25.00",
+            },
+            {"title": "Window cleaning", "variant": "", "quantity": 1, "line_total": "12.50"},
+        ],
+        "payment_due_at": PAYMENT_DUE_AT,
+    },
+    NotificationKind.ORDER_CANCELLED: {
+        "name": "Ada Lovelace",
+        "order_number": "ORD-7K2M9QX4PD",
+        "reason": "it was not paid in time",
+    },
 }
+# A guest's order: the same, with the link that carries the order's access token.
+GUEST_ORDER_PLACED = {**CONTEXTS[NotificationKind.ORDER_PLACED], "order_url": GUEST_ORDER_URL}
 
 
 def send(
@@ -70,6 +96,22 @@ def send(
             context=CONTEXTS[kind] if context is None else context,
             dedup_key=key,
         )
+    return key
+
+
+def send_to_guest(
+    recipient: str,
+    *,
+    kind: str = NotificationKind.ORDER_PLACED,
+    dedup_key: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> str:
+    """Send a notification to a guest's address (no user), committed; return its dedup key."""
+    key = dedup_key or f"test:{uuid.uuid4().hex}"
+    if context is None:
+        context = GUEST_ORDER_PLACED if kind == NotificationKind.ORDER_PLACED else CONTEXTS[kind]
+    with transaction.atomic():
+        notification_send(recipient=recipient, kind=kind, context=context, dedup_key=key)
     return key
 
 

@@ -8,7 +8,7 @@ from django.test import Client
 from tally.identity.models import User
 from tally.identity.tests.factories import UserFactory
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
-from tally.notifications.tests.samples import send
+from tally.notifications.tests.samples import send, send_to_guest
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,31 @@ def test_admins_list_and_search_notifications(admin_user: User) -> None:
     ]
     assert [n.kind for n in found.context["cl"].result_list] == ["activation_failed"]
     assert list(failed_only.context["cl"].result_list) == []
+
+
+def test_guest_notifications_are_listed_searched_and_shown_with_no_user(
+    admin_user: User,
+) -> None:
+    # given
+    send(UserFactory(email="ada@example.com"), kind=NotificationKind.ACTIVATION_FAILED)
+    send_to_guest("guest@example.com", dedup_key="order:1:placed")
+    guest = Notification.objects.get(user__isnull=True)
+    client = login(admin_user)
+    # when
+    listing = client.get(URL)
+    by_address = client.get(URL, {"q": "guest@"})
+    by_kind = client.get(URL, {"kind__exact": "order_placed"})
+    view = client.get(f"{URL}{guest.pk}/change/")
+    # then
+    assert listing.status_code == 200
+    assert [(n.recipient, n.user) for n in listing.context["cl"].result_list] == [
+        ("guest@example.com", None),
+        ("ada@example.com", Notification.objects.get(user__isnull=False).user),
+    ]
+    assert [n.pk for n in by_address.context["cl"].result_list] == [guest.pk]
+    assert [n.pk for n in by_kind.context["cl"].result_list] == [guest.pk]
+    assert view.status_code == 200
+    assert b"guest@example.com" in view.content
 
 
 def test_notification_pages_never_add_edit_or_delete(admin_user: User) -> None:

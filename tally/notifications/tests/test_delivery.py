@@ -12,7 +12,13 @@ from django.conf import settings as django_settings
 from config.settings.email import email_settings
 from tally.identity.tests.factories import UserFactory
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
-from tally.notifications.tests.samples import notification, send, send_then_roll_back
+from tally.notifications.tests.samples import (
+    GUEST_ORDER_URL,
+    notification,
+    send,
+    send_then_roll_back,
+    send_to_guest,
+)
 from tally.notifications.tests.smtp_server import SmtpServer, smtp_server_run
 from tally.platform.audit.models import AuditEvent
 from tally.platform.outbox.models import OutboxMessage
@@ -72,6 +78,49 @@ def test_a_notification_is_emailed_with_text_and_html(celery_worker: Any, smtp: 
     assert "<strong>Internet 10 GB</strong> is active until" in html.get_content()
     assert smtp.deliveries == 1
     assert _audits("notification.sent", sent) == [{"status": ["queued", "sent"]}]
+
+
+def test_a_guest_notification_is_emailed_to_the_guests_address(
+    celery_worker: Any, smtp: SmtpServer
+) -> None:
+    # given: a guest's order, notified twice (the same event)
+    key = send_to_guest("guest@example.com", dedup_key="order:guest:placed")
+    send_to_guest("guest@example.com", dedup_key="order:guest:placed")
+    # when
+    sent = _settled(key)
+    # then
+    [message] = smtp.wait_for_messages(1)
+    assert (sent.user_id, sent.recipient) == (None, "guest@example.com")
+    assert (sent.status, sent.attempts, sent.last_error) == (NotificationStatus.SENT, 1, "")
+    assert message["To"] == "guest@example.com"
+    assert message["Subject"] == "We received your order ORD-7K2M9QX4PD"
+    assert message["Message-ID"] == f"<notification-{sent.pk}@tally.local>"
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None
+    assert html is not None
+    assert f"Open your order here:\n{GUEST_ORDER_URL}\n" in text.get_content().replace("\r\n", "\n")
+    assert f'<a href="{GUEST_ORDER_URL}"' in html.get_content()
+    assert _audits("notification.sent", sent) == [{"status": ["queued", "sent"]}]
+    wait_until(lambda: OutboxMessage.objects.filter(processed_at__isnull=False).count() == 1)
+    assert (Notification.objects.count(), OutboxMessage.objects.count()) == (1, 1)
+    assert (len(smtp.messages), smtp.deliveries) == (1, 1)
+
+
+def test_a_guest_notification_that_cannot_be_sent_fails_like_a_users(
+    celery_worker: Any, settings: Any
+) -> None:
+    # given: nothing listens where EMAIL_URL points
+    for setting, value in email_settings(f"smtp://127.0.0.1:{free_port()}").items():
+        setattr(settings, setting, value)
+    settings.NOTIFICATIONS_EMAIL_RETRY_SECONDS = 0.05
+    # when
+    key = send_to_guest("guest@example.com")
+    # then
+    failed = _settled(key)
+    assert (failed.status, failed.user_id) == (NotificationStatus.FAILED, None)
+    assert failed.attempts == django_settings.NOTIFICATIONS_EMAIL_MAX_ATTEMPTS
+    assert failed.last_error.startswith("ConnectionRefusedError: ")
 
 
 def test_a_repeated_event_is_emailed_once(celery_worker: Any, smtp: SmtpServer) -> None:

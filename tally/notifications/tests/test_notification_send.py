@@ -12,7 +12,14 @@ from tally.identity.tests.factories import UserFactory
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
 from tally.notifications.rendering import NotificationContextError
 from tally.notifications.services import NOTIFICATION_DELIVER_TASK, notification_send
-from tally.notifications.tests.samples import CONTEXTS, send, send_then_roll_back
+from tally.notifications.tests.samples import (
+    CONTEXTS,
+    GUEST_ORDER_PLACED,
+    GUEST_ORDER_URL,
+    send,
+    send_then_roll_back,
+    send_to_guest,
+)
 from tally.platform.db import TransactionRequiredError
 from tally.platform.outbox.models import OutboxMessage
 
@@ -86,6 +93,118 @@ def test_a_repeated_dedup_key_records_nothing_more() -> None:
         (first.pk, "activation_succeeded")
     ]
     assert OutboxMessage.objects.count() == 1
+
+
+def test_a_guest_is_notified_at_the_address_given_with_no_user() -> None:
+    # when
+    send_to_guest("guest@example.com", dedup_key="order:1:placed")
+    # then
+    notification = Notification.objects.get()
+    assert (
+        notification.user_id,
+        notification.recipient,
+        notification.kind,
+        notification.dedup_key,
+        notification.status,
+        notification.attempts,
+    ) == (
+        None,
+        "guest@example.com",
+        "order_placed",
+        "order:1:placed",
+        NotificationStatus.QUEUED,
+        0,
+    )
+    assert notification.context == {
+        "name": "Ada Lovelace",
+        "order_number": "ORD-7K2M9QX4PD",
+        "total": "37.50",
+        "currency": "USD",
+        "items": [
+            {
+                "title": "Home cleaning",
+                "variant": "Standard",
+                "quantity": 2,
+                "line_total": "25.00",
+            },
+            {"title": "Window cleaning", "variant": "", "quantity": 1, "line_total": "12.50"},
+        ],
+        "payment_due_at": "2026-12-01T18:30:00Z",
+        "order_url": GUEST_ORDER_URL,
+    }
+    message = OutboxMessage.objects.get()
+    assert (message.task_name, message.payload) == (
+        NOTIFICATION_DELIVER_TASK,
+        {"notification_id": str(notification.pk)},
+    )
+
+
+def test_a_guests_repeated_dedup_key_records_nothing_more() -> None:
+    # given
+    send_to_guest("guest@example.com", dedup_key="order:1:placed")
+    first = Notification.objects.get()
+    # when: the same event again, later, within one transaction, and to another address
+    send_to_guest("guest@example.com", dedup_key="order:1:placed")
+    with transaction.atomic():
+        for address in ("guest@example.com", "other@example.com"):
+            notification_send(
+                recipient=address,
+                kind=NotificationKind.ORDER_PLACED,
+                context=GUEST_ORDER_PLACED,
+                dedup_key="order:1:placed",
+            )
+    # then
+    assert list(Notification.objects.values_list("pk", "recipient")) == [
+        (first.pk, "guest@example.com")
+    ]
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_a_user_and_a_guest_key_share_one_namespace() -> None:
+    # given: the event was notified to a user
+    send(UserFactory(email="ada@example.com"), dedup_key="order:2:cancelled")
+    # when: the same key names a guest's notification
+    send_to_guest(
+        "guest@example.com", kind=NotificationKind.ORDER_CANCELLED, dedup_key="order:2:cancelled"
+    )
+    # then
+    assert list(Notification.objects.values_list("recipient", flat=True)) == ["ada@example.com"]
+    assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "addressee",
+    [
+        pytest.param({"recipient": "guest@example.com"}, id="user-and-recipient"),
+        pytest.param({"user": None}, id="neither"),
+        pytest.param({"user": None, "recipient": None}, id="both-none"),
+        pytest.param({"user": None, "recipient": ""}, id="empty-recipient"),
+        pytest.param({"user": None, "recipient": "not an address"}, id="not-an-address"),
+        pytest.param(
+            {"user": None, "recipient": "guest@example.com\nBcc: all@example.com"},
+            id="header-injection",
+        ),
+        pytest.param({"user": None, "recipient": f"{'a' * 250}@example.com"}, id="too-long"),
+    ],
+)
+def test_an_addressee_named_twice_or_not_at_all_is_refused_and_nothing_written(
+    addressee: dict[str, Any],
+) -> None:
+    # given
+    call: dict[str, Any] = {
+        "user": UserFactory(email="ada@example.com"),
+        "kind": NotificationKind.ORDER_CANCELLED,
+        "context": CONTEXTS[NotificationKind.ORDER_CANCELLED],
+        "dedup_key": "refused",
+        **addressee,
+    }
+    if call["user"] is None:
+        del call["user"]
+    # when
+    with pytest.raises(ValueError, match="recipient"), transaction.atomic():
+        notification_send(**call)
+    # then
+    assert _nothing_written()
 
 
 @pytest.mark.django_db(transaction=True)
