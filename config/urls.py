@@ -12,6 +12,8 @@ api_v1 = [
     path("", include("tally.topups.urls")),
     path("", include("tally.offers.urls")),
     path("", include("tally.partners.urls")),
+    path("", include("tally.catalog.urls")),
+    path("", include("tally.orders.urls")),
 ]
 
 urlpatterns = [
