@@ -13,9 +13,12 @@ ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=100)
 # the subtotal (rounded half up to the minor unit).
 ORDER_SHIPPING_FEE = env.str("ORDER_SHIPPING_FEE", default="0.00")
 ORDER_TAX_RATE_PERCENT = env.str("ORDER_TAX_RATE_PERCENT", default="0")
-# Where a guest opens its order (the link in the order email ends with ?token=…); empty:
-# the API's own URL.
-ORDER_GUEST_LINK_BASE = env.str("ORDER_GUEST_LINK_BASE", default="")
+# The link in a guest's order email: where the guest opens its order (the API's order
+# resource by default; a storefront page in production). ``{order_id}`` and ``{token}`` are
+# filled in; it must be an absolute http(s) URL.
+ORDER_GUEST_LINK = env.str(
+    "ORDER_GUEST_LINK", default="http://127.0.0.1:8000/api/v1/orders/{order_id}/?token={token}"
+)
 
 # The Redis counters that refuse sold-out variants before the database (tally.catalog.stock_counter):
 # their server (the main Redis when empty), time to live, and socket timeout.

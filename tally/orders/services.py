@@ -286,9 +286,8 @@ def _order_write(
 
 
 def order_guest_link(*, order: Order, token: str) -> str:
-    """Where a guest opens its order: ``ORDER_GUEST_LINK_BASE`` (or the API's order URL)."""
-    base = str(settings.ORDER_GUEST_LINK_BASE) or f"/api/v1/orders/{order.pk}/"
-    return f"{base}?token={token}"
+    """Where a guest opens its order (``ORDER_GUEST_LINK`` filled in)."""
+    return str(settings.ORDER_GUEST_LINK).format(order_id=order.pk, token=token)
 
 
 def _addressee(order: Order) -> dict[str, Any]:
