@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("tally.offers.urls")),
     path("", include("tally.partners.urls")),
     path("", include("tally.catalog.urls")),
+    path("", include("tally.orders.urls")),
 ]
 
 urlpatterns = [
