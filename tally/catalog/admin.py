@@ -10,11 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.postgres.forms import SimpleArrayField
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
 from tally.catalog import services
-from tally.catalog.models import Service, Variant
+from tally.catalog.models import MAX_IMAGES, Service, Variant
 from tally.identity.models import User
 
 _SERVICE_EDITABLE = ("title", "description", "category", "images", "is_active")
@@ -58,6 +59,13 @@ class VariantInline(admin.TabularInline):
 
 
 class ServiceForm(forms.ModelForm):
+    images = SimpleArrayField(
+        forms.URLField(max_length=services.MAX_IMAGE_URL_LENGTH, assume_scheme="https"),
+        max_length=MAX_IMAGES,
+        required=False,
+        help_text=f"Comma-separated http(s) URLs, at most {MAX_IMAGES}.",
+    )
+
     def clean_vendor(self) -> Any:
         # Shown on the form rather than as an error page; service_create refuses it anyway.
         vendor = self.cleaned_data.get("vendor")
@@ -114,6 +122,8 @@ class ServiceAdmin(admin.ModelAdmin):
             super().save_formset(request, form, formset, change)
             return
         service = form.instance
+        # What the admin's change message (LogEntry) reads, as BaseModelFormSet.save sets it.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for variant_form in formset.forms:
             if not variant_form.has_changed() or not variant_form.cleaned_data:
                 continue
@@ -129,8 +139,10 @@ class ServiceAdmin(admin.ModelAdmin):
                     variant=instance,
                     changes=services.VariantChanges(**values),  # type: ignore[typeddict-item]
                 )
+                formset.changed_objects.append((instance, variant_form.changed_data))
             else:
                 saved = services.variant_create(
                     actor=_actor(request), service=service, draft=services.VariantDraft(**values)
                 )
+                formset.new_objects.append(instance)
             _copy_saved(instance, saved)

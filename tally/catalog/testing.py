@@ -5,7 +5,7 @@ set up any state, an inactive vendor's service included. Imported by tests only.
 from __future__ import annotations
 
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 from tally.catalog.models import Service, Variant
 from tally.identity.models import VendorProfile
@@ -19,7 +19,7 @@ def service_make(*, vendor: VendorProfile | None = None, **fields: Any) -> Servi
     if vendor is None:
         from tally.identity.tests.factories import VendorFactory
 
-        vendor = VendorFactory()
+        vendor = cast(VendorProfile, VendorFactory())
     values: dict[str, Any] = {
         "title": "Engine repair",
         "description": "Diagnosis and repair of petrol and diesel engines.",
