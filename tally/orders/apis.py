@@ -15,10 +15,13 @@ import re
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.pagination import Cursor
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -38,7 +41,7 @@ from tally.orders.serializers import (
     VendorOrderOutputSerializer,
     order_with_items,
 )
-from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
+from tally.platform.api.pagination import CURSOR_PARAMETERS, CursorPagination, page_of
 from tally.platform.api.views import ApiView
 
 # Where a guest sends its order's access token (names, not secrets).
@@ -99,6 +102,12 @@ class OrdersJSONParser(JSONParser):
             raise ParseError("JSON parse error - nested too deeply.") from exc
 
 
+class RequestBodyTooLargeError(APIException):
+    status_code = 413
+    default_code = "request_too_large"
+    default_detail = "The request body is larger than this server accepts."
+
+
 class IsCustomerOrGuest(BasePermission):
     """Orders are placed by signed-in customers and by guests (no credentials at all)."""
 
@@ -115,9 +124,13 @@ class OrdersApiView(ApiView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.method in _UNSAFE_METHODS:
-            # Read the body now (after the caller is admitted), so a malformed one is a 400
-            # before the Idempotency-Key fingerprint reads it; the raw bytes stay readable.
-            request._request.body  # noqa: B018
+            # Read the body now (after the caller is admitted), so a malformed or oversized
+            # one is refused before the Idempotency-Key fingerprint reads it; the raw bytes
+            # stay readable.
+            try:
+                request._request.body  # noqa: B018
+            except RequestDataTooBig as exc:
+                raise RequestBodyTooLargeError() from exc
             request.data  # noqa: B018
 
 
@@ -175,6 +188,20 @@ def order_response(access: OrderAccess, *, order: Order | None = None) -> Respon
     return Response(body, headers={"ETag": etag_of(shown)})
 
 
+class OrderCursorPagination(CursorPagination):
+    """Newest first. A cursor whose position is not a time is bad input (400), refused
+    before it reaches the query."""
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                Order._meta.get_field("created_at").to_python(cursor.position)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc
+        return cursor
+
+
 class _OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
     created_after = serializers.DateTimeField(required=False)
@@ -228,14 +255,10 @@ class OrderListApi(OrdersApiView):
             created_from=query.validated_data.get("created_after"),
             created_to=query.validated_data.get("created_before"),
         )
-        return paginate(
-            request=request,
-            view=self,
-            queryset=orders,
-            serializer_class=(
-                VendorOrderOutputSerializer if actor.is_vendor else OrderOutputSerializer
-            ),
-        )
+        serializer_class = VendorOrderOutputSerializer if actor.is_vendor else OrderOutputSerializer
+        paginator = OrderCursorPagination()
+        page = paginator.paginate_queryset(orders, request, self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
     @extend_schema(
         parameters=[

@@ -454,6 +454,23 @@ def test_a_body_nested_too_deep_is_a_400(
     assert rows()["orders"] == 0
 
 
+@pytest.mark.parametrize("idempotency_key", [None, "huge-1"])
+def test_a_body_larger_than_the_server_accepts_is_a_413(
+    idempotency_key: str | None, api_client: APIClient, settings: Any
+) -> None:
+    # given: a thousand lines in a body over the upload limit
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000
+    line = {"variant_id": str(uuid.uuid4()), "quantity": 1}
+    raw = json.dumps(order_place_body([], items=[line] * 1000))
+    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    # when
+    response = api_client.post(URL, raw, content_type="application/json", **headers)
+    # then
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+    assert rows()["orders"] == 0
+
+
 def test_a_body_that_is_not_json_is_a_400(api_client: APIClient) -> None:
     response = api_client.post(URL, '{"items": [', content_type="application/json")
     assert response.status_code == 400
