@@ -189,8 +189,11 @@ def order_response(access: OrderAccess, *, order: Order | None = None) -> Respon
 
 
 class OrderCursorPagination(CursorPagination):
-    """Newest first. A cursor whose position is not a time is bad input (400), refused
-    before it reaches the query."""
+    """Newest first; orders placed at the same instant by id, so pages never repeat or skip
+    one. A cursor whose position is not a time is bad input (400), refused before it
+    reaches the query."""
+
+    ordering = ("-created_at", "-id")
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor = super().decode_cursor(request)

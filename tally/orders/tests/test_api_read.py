@@ -295,6 +295,24 @@ def test_orders_come_in_cursor_pages_newest_first(admin_client: APIClient) -> No
     assert numbers(admin_client.get(first.json()["next"])) == newest_first[3:]
 
 
+def test_orders_placed_at_the_same_instant_are_paged_once_each(admin_client: APIClient) -> None:
+    # given: seven orders with one creation time
+    variant = variant_make(stock=None)
+    moment = datetime(2026, 5, 1, tzinfo=UTC)
+    orders = [_placed_at(order_place_for_test(lines=[(variant, 1)]), moment) for _ in range(7)]
+    # when: pages of two, to the end
+    pages, response = [], admin_client.get(URL, {"page_size": 2})
+    while True:
+        pages.append(numbers(response))
+        if response.json()["next"] is None:
+            break
+        response = admin_client.get(response.json()["next"])
+    # then: every order exactly once, by id among equals
+    seen = [number for page in pages for number in page]
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+    assert seen == [order.number for order in sorted(orders, key=lambda o: o.pk, reverse=True)]
+
+
 def _cursor(query: str) -> str:
     return base64.b64encode(query.encode()).decode()
 
