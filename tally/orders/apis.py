@@ -193,7 +193,8 @@ class OrderCursorPagination(CursorPagination):
     one. A cursor whose position is not a time is bad input (400), refused before it
     reaches the query."""
 
-    ordering = ("-created_at", "-id")
+    # DRF takes a tuple (the cursor's position is the first column); its stubs say str.
+    ordering = ("-created_at", "-id")  # type: ignore[assignment]
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor = super().decode_cursor(request)
