@@ -29,7 +29,9 @@ from tally.identity.models import User
 from tally.identity.request import request_user
 from tally.identity.selectors import vendor_get_for_actor
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
+from tally.platform.api.schema import PROBLEM_MEDIA_TYPES, ProblemSerializer
 from tally.platform.api.views import ApiView
+from tally.platform.exceptions import NotFoundError
 from tally.platform.money import MoneyField
 
 _TAGS = ["catalog"]
@@ -260,7 +262,12 @@ class ServiceListApi(ApiView):
 
     @extend_schema(
         parameters=_LIST_PARAMETERS,
-        responses={200: page_of(ServiceOutputSerializer)},
+        responses={
+            200: page_of(ServiceOutputSerializer),
+            # Only with mine=true: anonymous (401), not a vendor (403).
+            (401, PROBLEM_MEDIA_TYPES[0]): ProblemSerializer,
+            (403, PROBLEM_MEDIA_TYPES[0]): ProblemSerializer,
+        },
         tags=_TAGS,
         operation_id="services_list",
         description="The public catalog: active services of active vendors with an active "
@@ -312,7 +319,12 @@ class ServiceListApi(ApiView):
         vendor_id = values.pop("vendor", None)
         vendor = None
         if vendor_id is not None:
-            vendor = vendor_get_for_actor(actor=actor, vendor_id=vendor_id)
+            # A vendor named in the body that the caller cannot see is bad input, not a
+            # missing resource: services/ exists.
+            try:
+                vendor = vendor_get_for_actor(actor=actor, vendor_id=vendor_id)
+            except NotFoundError as exc:
+                raise serializers.ValidationError({"vendor": ["No such vendor."]}) from exc
         service = services.service_create(
             actor=actor, vendor=vendor, draft=services.ServiceDraft(**values)
         )

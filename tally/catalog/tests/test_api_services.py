@@ -178,7 +178,7 @@ def test_an_admin_creates_a_service_for_a_vendor(
     [
         (None, 400, "validation_error"),
         ("inactive", 422, "vendor_inactive"),
-        (UNKNOWN, 404, "not_found"),
+        (UNKNOWN, 400, "validation_error"),
     ],
 )
 def test_an_admin_names_an_active_vendor(
@@ -205,7 +205,11 @@ def test_a_vendor_cannot_create_a_service_for_another_vendor(
     response = vendor_client.post(
         SERVICES, {**NEW_SERVICE, "vendor": str(other_vendor.pk)}, format="json"
     )
-    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    # the same answer as for an unknown vendor: a vendor learns nothing about others
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert response.json()["errors"] == [
+        {"field": "vendor", "code": "invalid", "detail": "No such vendor."}
+    ]
     assert _snapshot() == ([], 0)
 
 
