@@ -11,7 +11,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tally.platform.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "tally.platform.api.pagination.CursorPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "tally.platform.api.schema.AutoSchema",
@@ -19,6 +19,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["tally.platform.ratelimit.throttles.RouteClassThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # How many proxies in front of the web processes append to X-Forwarded-For: the client
+    # address (rate limits of anonymous callers) is the one the outermost trusted proxy saw.
+    # 0 (no proxy): the header is ignored, so a client cannot pick its own address.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 
 # Requests per caller (user, or client address when anonymous) and route class, in a fixed

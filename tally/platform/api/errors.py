@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -69,9 +70,10 @@ def _flatten_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []
     if isinstance(data, dict):
         for key, value in data.items():
-            name = key if key != "non_field_errors" else ""
+            # Keys may be list positions (ints, 0 included) for a list's items.
+            name = "" if key == "non_field_errors" else str(key)
             errors += _flatten_errors(
-                value, f"{prefix}.{name}" if prefix and name else prefix or name
+                value, f"{prefix}.{name}" if prefix and name != "" else prefix or name
             )
     elif isinstance(data, list):
         for index, value in enumerate(data):
@@ -111,6 +113,15 @@ def problem_for_exception(
             detail=exc.detail,
             instance=path,
             extra=exc.extra,
+        )
+        return body, headers
+    if isinstance(exc, RequestDataTooBig):
+        body = problem(
+            status=413,
+            code="request_too_large",
+            title="Request too large",
+            detail="The request body is larger than this API accepts.",
+            instance=path,
         )
         return body, headers
     if isinstance(exc, Http404):

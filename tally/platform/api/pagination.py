@@ -8,6 +8,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -28,6 +30,18 @@ class CursorPagination(pagination.CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound as exc:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        # A cursor that decodes but whose position is no value of the ordering column (a
+        # forged "p=not-a-date") fails in the query: bad input as well.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, ValueError, TypeError, DataError) as exc:
+            if request.query_params.get(self.cursor_query_param) is None:
+                raise
             raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc
 
 

@@ -56,7 +56,7 @@ def request_fingerprint(request: Request) -> str:
     body = request._request.body  # raw bytes; DRF has not consumed the stream yet
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     digest = hashlib.sha256()
     for part in (request.method or "", request.get_full_path(), ""):

@@ -82,3 +82,47 @@ def test_request_id_is_echoed_or_generated(api_client: APIClient) -> None:
     assert echoed["X-Request-ID"] == "trace-abc-123"
     generated = api_client.get("/health/live")
     assert len(generated["X-Request-ID"]) == 32
+
+
+# --- hostile bodies and positions, on any endpoint ------------------------------------------
+
+
+def test_a_list_items_errors_name_every_position_the_first_included() -> None:
+    from tally.platform.api.errors import _flatten_errors
+
+    errors = _flatten_errors({"items": {0: {"quantity": ["bad"]}, 1: {"quantity": ["bad"]}}})
+    assert [error["field"] for error in errors] == ["items.0.quantity", "items.1.quantity"]
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "deep-json-1"])
+def test_json_nested_too_deeply_is_a_400(
+    api_client: APIClient, idempotency_key: str | None
+) -> None:
+    body = '{"email": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    response = api_client.generic(
+        "POST", "/api/v1/auth/login/", body, content_type="application/json", **headers
+    )
+    assert_problem(response, 400, "malformed_request")
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000)
+def test_a_body_over_the_limit_with_an_idempotency_key_is_a_413(api_client: APIClient) -> None:
+    body = '{"email": "' + "a" * 5_000 + '", "password": "x"}'
+    response = api_client.generic(
+        "POST",
+        "/api/v1/auth/login/",
+        body,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="too-big-1",
+    )
+    assert_problem(response, 413, "request_too_large")
+
+
+def test_a_forged_cursor_position_is_a_400(admin_client: APIClient) -> None:
+    import base64
+
+    forged = base64.b64encode(b"p=not-a-date").decode()
+    response = admin_client.get(f"/api/v1/credit-requests/?cursor={forged}")
+    body = assert_problem(response, 400, "validation_error")
+    assert body["errors"][0]["field"] == "cursor"

@@ -62,3 +62,17 @@ def test_limits_fail_open_when_redis_is_unreachable(vendor_client: APIClient) ->
     with override_settings(CACHES=unreachable):
         statuses = [vendor_client.get("/api/v1/auth/me/").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
+
+
+@pytest.mark.django_db
+@override_settings(TALLY_RATE_LIMITS={"register": "1/min"})
+def test_an_anonymous_caller_cannot_pick_its_address_with_x_forwarded_for() -> None:
+    client = APIClient()
+    statuses = [
+        client.post(
+            "/api/v1/auth/register/", {}, format="json", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}"
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses[0] != 429
+    assert statuses[1:] == [429, 429]
