@@ -107,9 +107,14 @@ def _annotated(services: QuerySet[Service]) -> QuerySet[Service]:
     """Add ``min_price`` (the cheapest active variant's price, minor units; None without
     one) and ``in_stock`` (an active variant with unlimited stock or units left)."""
     cheapest = _active_variants().order_by("price").values("price")[:1]
-    return services.select_related("vendor").annotate(
-        min_price=Subquery(cheapest, output_field=BigIntegerField()),
-        in_stock=Exists(_active_variants().filter(Q(stock__isnull=True) | Q(stock__gt=0))),
+    # The search column is for the database's index and ranking only: never fetched.
+    return (
+        services.select_related("vendor")
+        .defer("search_vector")
+        .annotate(
+            min_price=Subquery(cheapest, output_field=BigIntegerField()),
+            in_stock=Exists(_active_variants().filter(Q(stock__isnull=True) | Q(stock__gt=0))),
+        )
     )
 
 
