@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("latency", lambda: scenarios.scenario_latency(base_url, plan, spread_vendors)),
                 ("depth", lambda: scenarios.scenario_depth(base_url, plan)),
                 ("activation", lambda: scenarios.scenario_activation(base_url, plan)),
+                ("orders", lambda: scenarios.scenario_orders(base_url, plan)),
             ]
             for name, run in runs:
                 if not wanted(name):

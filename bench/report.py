@@ -229,6 +229,30 @@ def markdown(results: dict[str, Any]) -> str:
             None,
             "activation",
         )
+    if "orders" in scenarios:
+        f = scenarios["orders"]["figures"]
+        row(
+            f"orders: placed ({f['orders']:,}, {f['guest_orders']:,} of them by guests)",
+            f["orders_per_s"],
+            f["latency_ms"],
+            None,
+            "orders",
+        )
+        sold_out = f.get("hot_sold_out_after_s")
+        for label, rate, latency in (
+            (
+                f"orders: out_of_stock, hot variant ({f['out_of_stock']:,}"
+                + (f", sold out after {sold_out:g} s)" if sold_out is not None else ")"),
+                f.get("out_of_stock_per_s"),
+                f.get("out_of_stock_latency_ms"),
+            ),
+            ("orders: cancel", f.get("cancels_per_s"), f.get("cancel_latency_ms")),
+        ):
+            rate_text = "–" if rate is None else f"{rate:,.0f}/s"
+            lines.append(
+                f"| &nbsp;&nbsp;{label} | {rate_text} | {_ms(latency, 'p50')} | "
+                f"{_ms(latency, 'p95')} | {_ms(latency, 'p99')} | {_ms(latency, 'max')} | | | |"
+            )
     if "verify" in scenarios:
         f = scenarios["verify"]["figures"]
         bad = sum(1 for c in scenarios["verify"]["checks"] if not c["ok"])
@@ -252,7 +276,13 @@ def markdown(results: dict[str, Any]) -> str:
     else:
         lines.append(
             "None: after every scenario `verify_ledger` was clean, sale rows matched the 201 "
-            "answers and the money they moved, and no request got a 5xx or lost its connection."
+            "answers and the money they moved, "
+            + (
+                "every variant's reserved units matched the orders holding them, "
+                if "orders" in scenarios
+                else ""
+            )
+            + "and no request got a 5xx or lost its connection."
         )
     lines += ["", END_MARKER]
     return "\n".join(lines)

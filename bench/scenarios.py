@@ -310,6 +310,18 @@ class Plan:
     def verify_entries(self) -> int:
         return 200_000 if self.quick else 10_000_000
 
+    @property
+    def orders_duration(self) -> float:
+        return 4.0 if self.quick else 30.0
+
+    @property
+    def orders_warm_up(self) -> float:
+        return 1.0 if self.quick else 5.0
+
+    @property
+    def orders_hot_stock_min(self) -> int:
+        return 10 if self.quick else 50
+
 
 def _run(coro: Any) -> Result:
     return asyncio.run(coro)
@@ -642,7 +654,8 @@ class Customer:
 
 def customers_seed(*, count: int, wallet_minor: int) -> list[Customer]:
     """``count`` customers, each with ``wallet_minor`` in its wallet (issued through the
-    ledger, as a vendor's wallet credit would), signed in with a JWT access token."""
+    ledger, as a vendor's wallet credit would; nothing when 0), signed in with a JWT access
+    token. The same ``count`` customers every call (a second call funds them again)."""
     from rest_framework_simplejwt.tokens import AccessToken
 
     from tally.credit.ledger_vocabulary import CUSTOMER_CREDIT, CUSTOMER_WALLET, ISSUANCE
@@ -659,14 +672,15 @@ def customers_seed(*, count: int, wallet_minor: int) -> list[Customer]:
             profile = CustomerProfile.objects.filter(phone=phone).first() or customer_create(
                 actor=admin, email=f"bench-customer-{n}@example.com", phone=phone
             )
-            ledger.transfer_create(
-                debit_account=ledger.account_system(kind=ISSUANCE),
-                credit_account=ledger.account_get_or_create(
-                    owner=profile.user, kind=CUSTOMER_WALLET
-                ),
-                amount_minor=wallet_minor,
-                code=CUSTOMER_CREDIT,
-            )
+            if wallet_minor:
+                ledger.transfer_create(
+                    debit_account=ledger.account_system(kind=ISSUANCE),
+                    credit_account=ledger.account_get_or_create(
+                        owner=profile.user, kind=CUSTOMER_WALLET
+                    ),
+                    amount_minor=wallet_minor,
+                    code=CUSTOMER_CREDIT,
+                )
         customers.append(
             Customer(id=str(profile.user_id), token=str(AccessToken.for_user(profile.user)))
         )
@@ -839,5 +853,436 @@ def scenario_activation(base_url: str, plan: Plan) -> ScenarioReport:
         f"wallets {after['balance'] - before['balance']:+}, paid {paid}, "
         f"still reserved {after['pending']}",
     )
+    verify_ledger_check(report)
+    return report
+
+
+# --- marketplace orders: checkout with stock reserved --------------------------------------
+
+ORDER_VARIANTS = 100
+ORDER_VARIANTS_PER_SERVICE = 10
+# Units of each ordinary variant: more than any run can order.
+ORDER_AMPLE_STOCK = 1_000_000
+# Shares of the orders that also buy one unit of the hot variant, are placed by guests, and
+# are cancelled by their buyer right after checkout.
+ORDER_HOT_SHARE = 0.25
+ORDER_GUEST_SHARE = 0.5
+ORDER_CANCEL_SHARE = 0.1
+ORDER_ADDRESS = {
+    "line1": "1 Bench Street",
+    "city": "San Francisco",
+    "region": "CA",
+    "postal_code": "94105",
+    "country": "US",
+}
+# The states whose items still hold the units they reserved (unpaid, or paid).
+ORDER_HOLDING_STATES = ["pending", "processing", "confirmed", "completed"]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The bench's variants: ``variants`` with ample stock, and one ``hot`` variant."""
+
+    variants: list[str]
+    hot: str
+    initial_stock: dict[str, int]
+
+    @property
+    def all_ids(self) -> list[str]:
+        return [*self.variants, self.hot]
+
+
+def catalog_seed(*, variants: int, hot_stock: int) -> Catalog:
+    """``variants`` variants of ``ORDER_AMPLE_STOCK`` units (ten per service, one service per
+    active vendor) and one hot variant of ``hot_stock`` units, written straight to the
+    database as a vendor's catalog would hold them."""
+    from tally.catalog.models import Service, Variant
+
+    services = ORDER_VARIANTS_PER_SERVICE
+    sellers = vendors_seed(
+        count=(variants + services - 1) // services, credit_minor=0, label="orders"
+    )
+    with transaction.atomic():
+        rows = Service.objects.bulk_create(
+            Service(
+                vendor_id=uuid.UUID(seller.id),
+                title=f"Bench service {n}",
+                description="A service the bench orders.",
+                category="bench",
+            )
+            for n, seller in enumerate(sellers)
+        )
+        hot_service = Service.objects.create(
+            vendor_id=uuid.UUID(sellers[0].id),
+            title="Bench limited offer",
+            description="The service every shopper wants.",
+            category="bench",
+        )
+        made = Variant.objects.bulk_create(
+            [
+                Variant(
+                    service=rows[n // services],
+                    name=f"Tier {n % services}",
+                    sku=f"BENCH-{n}",
+                    price=1_000 + 100 * (n % services),
+                    stock=ORDER_AMPLE_STOCK,
+                )
+                for n in range(variants)
+            ]
+            + [
+                Variant(
+                    service=hot_service,
+                    name="Last ones",
+                    sku="BENCH-HOT",
+                    price=2_500,
+                    stock=hot_stock,
+                )
+            ]
+        )
+        hot = made[-1]
+    ids = [str(v.pk) for v in made[:-1]]
+    return Catalog(
+        variants=ids,
+        hot=str(hot.pk),
+        initial_stock={**dict.fromkeys(ids, ORDER_AMPLE_STOCK), str(hot.pk): hot_stock},
+    )
+
+
+def catalog_hot_stock_set(catalog: Catalog, stock: int) -> None:
+    """Give the hot variant ``stock`` units, before anyone ordered it."""
+    from tally.catalog.models import Variant
+
+    Variant.objects.filter(pk=catalog.hot, order_items__isnull=True).update(stock=stock)
+    assert Variant.objects.get(pk=catalog.hot).stock == stock
+    catalog.initial_stock[catalog.hot] = stock
+
+
+@dataclass
+class OrderAttempt:
+    """One ``POST orders/`` as the client saw it (``perf_counter`` times)."""
+
+    started: float
+    ended: float
+    hot_units: int
+    status: int
+    guest: bool
+    code: str = ""
+    variant_id: str = ""
+
+
+@dataclass
+class OrderCancel:
+    started: float
+    ended: float
+    hot_units: int
+    status: int
+
+
+class OrderFlow:
+    """A shopper's checkout: a guest (email and name, no account) or a signed-in customer
+    orders one to three variants, one to three units each, sometimes one unit of the hot
+    variant too, with an ``Idempotency-Key``; now and then it cancels the order it just
+    placed (a guest with its access token)."""
+
+    def __init__(
+        self,
+        *,
+        variants: list[str],
+        hot: str | None,
+        customers: list[Customer],
+        seed: int,
+    ) -> None:
+        self.variants = variants
+        self.hot = hot
+        self.customers = customers
+        self.rng = random.Random(seed)
+        self.attempts: list[OrderAttempt] = []
+        self.cancels: list[OrderCancel] = []
+
+    async def __call__(self, client: Client) -> None:
+        rng = self.rng
+        chosen = rng.sample(self.variants, rng.randint(1, 3))
+        items = [{"variant_id": v, "quantity": rng.randint(1, 3)} for v in chosen]
+        hot_units = 0
+        if self.hot is not None and rng.random() < ORDER_HOT_SHARE:
+            hot_units = 1
+            items.append({"variant_id": self.hot, "quantity": hot_units})
+        body: dict[str, Any] = {"items": items, "shipping_address": ORDER_ADDRESS}
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        guest = rng.random() < ORDER_GUEST_SHARE
+        if guest:
+            body |= {"email": f"bench-guest-{rng.randrange(10**6)}@example.com", "name": "Guest"}
+            buyer: dict[str, str] = {}
+        else:
+            buyer = rng.choice(self.customers).headers
+        started = time.perf_counter()
+        status, answer = await client.call(
+            "POST", "/api/v1/orders/", json_body=body, headers={**headers, **buyer}, tag="order"
+        )
+        attempt = OrderAttempt(started, time.perf_counter(), hot_units, status, guest)
+        self.attempts.append(attempt)
+        if not isinstance(answer, dict):
+            return
+        if status == 422:
+            attempt.code = str(answer.get("code", ""))
+            attempt.variant_id = str(answer.get("variant_id", ""))
+        if status == 201 and rng.random() < ORDER_CANCEL_SHARE:
+            if guest:
+                buyer = {"Order-Token": str(answer.get("access_token"))}
+            started = time.perf_counter()
+            status, _ = await client.call(
+                "POST",
+                f"/api/v1/orders/{answer['id']}/cancel/",
+                json_body={},
+                headers=buyer,
+                tag="cancel",
+            )
+            self.cancels.append(OrderCancel(started, time.perf_counter(), hot_units, status))
+
+
+def refusals_before_sold_out(
+    attempts: list[OrderAttempt], cancels: list[OrderCancel], *, stock: int
+) -> list[OrderAttempt]:
+    """The hot variant's ``out_of_stock`` refusals that came while it provably still had
+    units left, judged from the client's clock alone.
+
+    During a refusal ``r`` (from ``s`` to ``e``), at most ``U`` units can have been held:
+    every unit asked by another attempt that started before ``e``, except attempts refused
+    before ``s``, minus the units of orders whose cancel answered 200 before ``s`` (their
+    units were back by then). Over-counting ``U`` only makes the test more lenient, so an
+    attempt answered with a failure still counts as holding. ``r`` was premature if
+    ``stock - U`` still covered what it asked.
+    """
+    import bisect
+
+    hot = [a for a in attempts if a.hot_units]
+    starts = sorted(hot, key=lambda a: a.started)
+    start_times = [a.started for a in starts]
+    start_units = _prefix([a.hot_units for a in starts])
+    refused = sorted((a for a in hot if a.status == 422), key=lambda a: a.ended)
+    refused_ends = [a.ended for a in refused]
+    refused_units = _prefix([a.hot_units for a in refused])
+    back = sorted((c for c in cancels if c.hot_units and c.status == 200), key=lambda c: c.ended)
+    back_ends = [c.ended for c in back]
+    back_units = _prefix([c.hot_units for c in back])
+    premature = []
+    for r in refused:
+        if r.code != "out_of_stock":
+            continue
+        asked = start_units[bisect.bisect_left(start_times, r.ended)] - r.hot_units
+        asked -= refused_units[bisect.bisect_left(refused_ends, r.started)]
+        asked -= back_units[bisect.bisect_left(back_ends, r.started)]
+        if stock - asked >= r.hot_units:
+            premature.append(r)
+    return premature
+
+
+def _prefix(values: list[int]) -> list[int]:
+    """``[0, v0, v0+v1, …]``: entry ``k`` is the sum of the first ``k`` values."""
+    sums = [0]
+    for value in values:
+        sums.append(sums[-1] + value)
+    return sums
+
+
+def _latency_of(samples: list[Any]) -> dict[str, float]:
+    from bench.loadgen import percentile
+
+    latencies = sorted(s.latency for s in samples if s.status != 0)
+    if not latencies:
+        return {}
+    return {
+        "p50": round(1000 * percentile(latencies, 50), 2),
+        "p95": round(1000 * percentile(latencies, 95), 2),
+        "p99": round(1000 * percentile(latencies, 99), 2),
+        "max": round(1000 * latencies[-1], 2),
+    }
+
+
+@dataclass
+class OrderBooks:
+    """The bench's orders and its variants' stock, as the database has them."""
+
+    stock: dict[str, int | None]
+    # Units in orders that still hold what they reserved (ORDER_HOLDING_STATES).
+    held: dict[str, int]
+    orders: int
+    guest_orders: int
+    cancelled: int
+    cancelled_unreleased: int
+    negative_stock: int
+
+    @classmethod
+    def read(cls, variant_ids: list[str]) -> OrderBooks:
+        ids = [uuid.UUID(v) for v in variant_ids]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT v.id::text, v.stock,
+                       coalesce(sum(i.quantity) FILTER (WHERE o.status = ANY(%(holding)s)), 0)
+                  FROM catalog_variant AS v
+                  LEFT JOIN orders_orderitem AS i ON i.variant_id = v.id
+                  LEFT JOIN orders_order AS o ON o.id = i.order_id
+                 WHERE v.id = ANY(%(ids)s)
+                 GROUP BY v.id, v.stock
+                """,
+                {"ids": ids, "holding": ORDER_HOLDING_STATES},
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE o.customer_id IS NULL),
+                       count(*) FILTER (WHERE o.status = 'cancelled'),
+                       count(*) FILTER (WHERE o.status = 'cancelled'
+                                          AND o.stock_released_at IS NULL),
+                       (SELECT count(*) FROM catalog_variant WHERE stock < 0)
+                  FROM orders_order AS o
+                 WHERE EXISTS (SELECT 1 FROM orders_orderitem AS i
+                                WHERE i.order_id = o.id AND i.variant_id = ANY(%(ids)s))
+                """,
+                {"ids": ids},
+            )
+            counts = cursor.fetchone()
+        assert counts is not None
+        return cls(
+            stock={row[0]: row[1] for row in rows},
+            held={row[0]: int(row[2]) for row in rows},
+            orders=int(counts[0]),
+            guest_orders=int(counts[1]),
+            cancelled=int(counts[2]),
+            cancelled_unreleased=int(counts[3]),
+            negative_stock=int(counts[4]),
+        )
+
+
+def orders_checks(
+    report: ScenarioReport, catalog: Catalog, flows: list[OrderFlow], books: OrderBooks
+) -> None:
+    """The database against what the clients were answered."""
+    attempts = [a for flow in flows for a in flow.attempts]
+    cancels = [c for flow in flows for c in flow.cancels]
+    mismatched = []
+    for variant_id in catalog.all_ids:
+        left = books.stock[variant_id]
+        reserved = None if left is None else catalog.initial_stock[variant_id] - left
+        if reserved != books.held[variant_id]:
+            mismatched.append(f"{variant_id}: {reserved} reserved, {books.held[variant_id]} held")
+    report.check(
+        "reserved units == units of orders holding them, per variant",
+        not mismatched,
+        f"{len(mismatched)} of {len(catalog.all_ids)} variants differ"
+        + (f": {'; '.join(mismatched[:3])}" if mismatched else ""),
+    )
+    report.check("no negative stock", books.negative_stock == 0, f"{books.negative_stock}")
+    placed = [a for a in attempts if a.status == 201]
+    report.check(
+        "orders in the database == 201 answers",
+        books.orders == len(placed),
+        f"{books.orders} orders, {len(placed)} answers",
+    )
+    guests = sum(1 for a in placed if a.guest)
+    report.check(
+        "guest orders in the database == guests' 201 answers",
+        books.guest_orders == guests,
+        f"{books.guest_orders} vs {guests}",
+    )
+    cancelled = sum(1 for c in cancels if c.status == 200)
+    report.check(
+        "cancelled orders == 200 cancels, each with its stock released",
+        books.cancelled == cancelled == len(cancels) and books.cancelled_unreleased == 0,
+        f"{books.cancelled} cancelled in the database ({books.cancelled_unreleased} "
+        f"unreleased), {cancelled} of {len(cancels)} cancels answered 200",
+    )
+    other = [a for a in attempts if a.status not in (201, 422)]
+    wrong = [
+        a
+        for a in attempts
+        if a.status == 422
+        and (a.code != "out_of_stock" or a.variant_id != catalog.hot or not a.hot_units)
+    ]
+    report.check(
+        "refusals are out_of_stock of the hot variant only",
+        not wrong and not other,
+        f"{len(wrong)} other 422s"
+        + (f" (first: {wrong[0].code} {wrong[0].variant_id})" if wrong else "")
+        + f"; {len(other)} answers neither 201 nor 422",
+    )
+    refused = [a for a in attempts if a.status == 422]
+    report.check(
+        "the hot variant sold out (demand above its stock)",
+        bool(refused),
+        f"{len(refused)} refusals, {books.stock[catalog.hot]} units left",
+    )
+    early = refusals_before_sold_out(attempts, cancels, stock=catalog.initial_stock[catalog.hot])
+    report.check(
+        "out_of_stock only once the hot variant was exhausted",
+        not early,
+        f"{len(early)} refusals while units were provably left",
+    )
+
+
+def hot_stock_for(*, warm_up_orders_per_s: float, duration: float, floor: int) -> int:
+    """The hot variant's units: a third of the demand the run is expected to bring it (its
+    share of the orders at the warm-up's rate), so it sells out early in the run on any
+    machine, and at least ``floor``."""
+    return max(floor, round(warm_up_orders_per_s * duration * ORDER_HOT_SHARE / 3))
+
+
+def scenario_orders(base_url: str, plan: Plan) -> ScenarioReport:
+    """Guests and customers placing orders against limited stock (and cancelling some)."""
+    catalog = catalog_seed(variants=ORDER_VARIANTS, hot_stock=0)
+    customers = customers_seed(count=100, wallet_minor=0)
+    # Unmeasured: every web worker runs the checkout's code paths before the figures (no hot
+    # variant); its orders are checked with the rest. Its rate sizes the hot variant's stock.
+    warm = OrderFlow(variants=catalog.variants, hot=None, customers=customers, seed=17)
+    warm_result = _run(
+        run_closed(base_url, warm, clients=plan.clients, duration=plan.orders_warm_up)
+    )
+    hot_stock = hot_stock_for(
+        warm_up_orders_per_s=warm_result.throughput("order", 201),
+        duration=plan.orders_duration,
+        floor=plan.orders_hot_stock_min,
+    )
+    catalog_hot_stock_set(catalog, hot_stock)
+    report = ScenarioReport(
+        "orders",
+        f"{plan.clients} clients placing orders for {plan.orders_duration:g}s, "
+        f"{ORDER_GUEST_SHARE:.0%} as guests, the rest as 100 signed-in customers: 1-3 of "
+        f"{ORDER_VARIANTS} variants with ample stock, and in {ORDER_HOT_SHARE:.0%} of orders "
+        f"one unit of a hot variant of {hot_stock:,} units; {ORDER_CANCEL_SHARE:.0%} of the "
+        "placed orders cancelled by their buyer at once.",
+    )
+    flow = OrderFlow(variants=catalog.variants, hot=catalog.hot, customers=customers, seed=19)
+    result = _run(run_closed(base_url, flow, clients=plan.clients, duration=plan.orders_duration))
+    books = OrderBooks.read(catalog.all_ids)
+    samples = result.select("order")
+    placed = [s for s in samples if s.status == 201]
+    refused = [s for s in samples if s.status == 422]
+    report.figures = {
+        "orders": len(placed),
+        "guest_orders": sum(1 for a in flow.attempts if a.status == 201 and a.guest),
+        "orders_per_s": round(result.throughput("order", 201), 1),
+        "attempts_per_s": round(result.throughput("order"), 1),
+        "latency_ms": _latency_of(placed),
+        "out_of_stock": len(refused),
+        "out_of_stock_per_s": round(result.throughput("order", 422), 1),
+        "out_of_stock_latency_ms": _latency_of(refused),
+        "cancels": len(flow.cancels),
+        "cancels_per_s": round(result.throughput("cancel"), 1),
+        "cancel_latency_ms": _latency_of(result.select("cancel")),
+        "hot_stock": hot_stock,
+        "hot_units_held": books.held[catalog.hot],
+        "hot_sold_out_after_s": round(min(s.started for s in refused), 2) if refused else None,
+        "warm_up_orders": sum(1 for a in warm.attempts if a.status == 201),
+    }
+    report.check(
+        "no 5xx while warming up",
+        warm_result.server_errors() == 0,
+        f"{warm_result.server_errors()} failed requests",
+    )
+    report.failures.extend(warm_result.failures)
+    load_checks(report, result)
+    orders_checks(report, catalog, [warm, flow], books)
     verify_ledger_check(report)
     return report

@@ -75,3 +75,46 @@ def test_the_report_section_replaces_only_its_markers(tmp_path) -> None:
     assert "tail" in text
     assert "old" not in text
     assert "| raw PostgreSQL, a sale's writes, 1 hot account" in text
+
+
+def test_the_orders_rows_show_placed_refused_and_cancelled() -> None:
+    latency = {"p50": 40.0, "p95": 60.0, "p99": 80.0, "max": 90.0}
+    results = _results(
+        orders={
+            "figures": {
+                "orders": 2400,
+                "guest_orders": 1190,
+                "orders_per_s": 80.0,
+                "latency_ms": latency,
+                "out_of_stock": 350,
+                "out_of_stock_per_s": 11.7,
+                "out_of_stock_latency_ms": {"p50": 20.0, "p95": 30.0, "p99": 35.0, "max": 40.0},
+                "cancels": 240,
+                "cancels_per_s": 8.0,
+                "cancel_latency_ms": latency,
+                "hot_sold_out_after_s": 9.5,
+            },
+            "checks": [{"name": "no negative stock", "ok": True, "detail": "0"}],
+        }
+    )
+    results.update(
+        generated_at="2026-01-01T00:00:00+00:00",
+        commit="abc",
+        quick=False,
+        elapsed_s=1.0,
+        machine={"cpus": 2, "python": "3.11", "postgres": "16", "embedded_servers": True},
+        setup={"server": "gunicorn", "web_workers": 4, "celery_workers": 1, "clients": 32},
+        targets=report.targets(results),
+        anomalies=[],
+    )
+    text = report.markdown(results)
+    assert (
+        "| orders: placed (2,400, 1,190 of them by guests) | 80/s | 40.0 | 60.0 | 80.0 | 90.0 "
+        "| – | 0.09 | 0 |"
+    ) in text
+    assert (
+        "| &nbsp;&nbsp;orders: out_of_stock, hot variant (350, sold out after 9.5 s) | 12/s |"
+        in (text)
+    )
+    assert "| &nbsp;&nbsp;orders: cancel | 8/s | 40.0 |" in text
+    assert "every variant's reserved units matched the orders holding them" in text
