@@ -15,14 +15,9 @@ import re
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import RequestDataTooBig
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ParseError
-from rest_framework.pagination import Cursor
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,7 +44,6 @@ TOKEN_HEADER = "Order-Token"  # noqa: S105
 TOKEN_QUERY_PARAMETER = "token"  # noqa: S105
 # A strong entity tag holding a version: "3". Weak tags (W/"3") never match an If-Match.
 _ENTITY_TAG = re.compile(r'^"([1-9][0-9]{0,9})"$')
-_UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match",
@@ -92,22 +86,6 @@ ETAG_HEADER = _etag_header(200)
 # --- HTTP details -------------------------------------------------------------------------
 
 
-class OrdersJSONParser(JSONParser):
-    """JSON bodies; one nested deeper than the decoder goes is a 400, not a server error."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise ParseError("JSON parse error - nested too deeply.") from exc
-
-
-class RequestBodyTooLargeError(APIException):
-    status_code = 413
-    default_code = "request_too_large"
-    default_detail = "The request body is larger than this server accepts."
-
-
 class IsCustomerOrGuest(BasePermission):
     """Orders are placed by signed-in customers and by guests (no credentials at all)."""
 
@@ -116,22 +94,6 @@ class IsCustomerOrGuest(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return not (user and user.is_authenticated) or bool(user.is_customer)
-
-
-class OrdersApiView(ApiView):
-    parser_classes = (OrdersJSONParser,)
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method in _UNSAFE_METHODS:
-            # Read the body now (after the caller is admitted), so a malformed or oversized
-            # one is refused before the Idempotency-Key fingerprint reads it; the raw bytes
-            # stay readable.
-            try:
-                request._request.body  # noqa: B018
-            except RequestDataTooBig as exc:
-                raise RequestBodyTooLargeError() from exc
-            request.data  # noqa: B018
 
 
 def _caller(request: Request) -> User | None:
@@ -190,20 +152,10 @@ def order_response(access: OrderAccess, *, order: Order | None = None) -> Respon
 
 class OrderCursorPagination(CursorPagination):
     """Newest first; orders placed at the same instant by id, so pages never repeat or skip
-    one. A cursor whose position is not a time is bad input (400), refused before it
-    reaches the query."""
+    one."""
 
     # DRF takes a tuple (the cursor's position is the first column); its stubs say str.
     ordering = ("-created_at", "-id")  # type: ignore[assignment]
-
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            try:
-                Order._meta.get_field("created_at").to_python(cursor.position)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc
-        return cursor
 
 
 class _OrderListQuerySerializer(serializers.Serializer):
@@ -223,7 +175,7 @@ class _OrderListQuerySerializer(serializers.Serializer):
 # --- views --------------------------------------------------------------------------------
 
 
-class OrderListApi(OrdersApiView):
+class OrderListApi(ApiView):
     # Anyone signed in reads the orders it may see; customers and guests place them.
     permission_classes = (IsAuthenticated,)
     method_permission_classes = {"POST": (IsCustomerOrGuest,)}
@@ -316,7 +268,7 @@ class OrderListApi(OrdersApiView):
         )
 
 
-class OrderDetailApi(OrdersApiView):
+class OrderDetailApi(ApiView):
     # Guests come with the order's token; the selector decides who sees what (else 404).
     permission_classes = (AllowAny,)
 
@@ -334,7 +286,7 @@ class OrderDetailApi(OrdersApiView):
         return order_response(access)
 
 
-class OrderCancelApi(OrdersApiView):
+class OrderCancelApi(ApiView):
     permission_classes = (AllowAny,)
 
     @extend_schema(
@@ -364,7 +316,7 @@ class OrderCancelApi(OrdersApiView):
         return order_response(access, order=order)
 
 
-class OrderCompleteApi(OrdersApiView):
+class OrderCompleteApi(ApiView):
     permission_classes = (IsAdminOrVendor,)
 
     @extend_schema(

@@ -26,6 +26,8 @@ from tally.orders.models import Order, OrderItem
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 
 Relation = Literal["admin", "customer", "guest", "vendor"]
+# An order's lines, as every view shows them.
+ITEM_ORDERING = ("service_title", "sku", "id")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def order_get_for_actor(
     order = Order.objects.select_related("customer__user").filter(pk=order_id).first()
     if order is None:
         raise NotFoundError("No such order.")
-    items = list(order.items.order_by("created_at", "id"))
+    items = list(order.items.order_by(*ITEM_ORDERING))
     if actor is not None and actor.is_authenticated:
         if actor.is_admin:
             return OrderAccess(order=order, relation="admin", items=items)
@@ -90,7 +92,7 @@ def order_list_for_actor(
     (a vendor's own lines only). Customers their own, vendors those holding their lines,
     admins all; anyone else is refused (403)."""
     orders = Order.objects.select_related("customer__user")
-    items = OrderItem.objects.order_by("created_at", "id")
+    items = OrderItem.objects.order_by(*ITEM_ORDERING)
     if actor.is_admin:
         pass
     elif actor.is_customer:

@@ -76,15 +76,7 @@ class _OrderLinesSerializer(serializers.ListSerializer):
         limit = int(settings.ORDER_MAX_LINES)
         if isinstance(data, list) and len(data) > limit:
             self.fail("max_lines", limit=limit)
-        try:
-            return list(super().to_internal_value(data))
-        except serializers.ValidationError as exc:
-            # Lines' errors are keyed by position; as text, so the first line's field is
-            # reported as "items.0.quantity" like any other.
-            if isinstance(exc.detail, dict):
-                detail = {str(key): value for key, value in exc.detail.items()}
-                raise serializers.ValidationError(detail) from exc
-            raise
+        return list(super().to_internal_value(data))
 
 
 class OrderLineInputSerializer(serializers.Serializer):

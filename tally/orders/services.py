@@ -49,6 +49,7 @@ from tally.catalog.stock import (
 )
 from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import CustomerProfile, User
+from tally.identity.services import vendor_require_active
 from tally.notifications.services import notification_send
 from tally.orders.exceptions import GuestContactRequiredError, QuantityAboveLimitError
 from tally.orders.metrics import order_status_count_on_commit
@@ -441,10 +442,11 @@ def _notify_cancelled(order: Order) -> None:
 def order_complete(
     *, access: OrderAccess, actor: User, expected_version: int | None = None
 ) -> Order:
-    """An admin, or the vendor of every line, marks a paid order delivered.
+    """An admin, or the (active) vendor of every line, marks a paid order delivered.
 
     Guarantees: confirmed → completed (a repeat is a no-op). Refuses: 403 for buyers and
-    for a vendor with only some of the lines; 409 ``invalid_state`` before payment or after
+    for a vendor with only some of the lines; 422 ``vendor_inactive`` for a vendor an admin
+    has not activated (it cannot sell); 409 ``invalid_state`` before payment or after
     a refund; 409 ``conflict`` for a stale ``expected_version``. Locks the order row.
     Enqueues nothing.
     """
@@ -453,6 +455,7 @@ def order_complete(
             raise PermissionDeniedError(
                 "Only an admin completes an order with other vendors' lines."
             )
+        vendor_require_active(user=actor)
     elif access.relation != "admin":
         raise PermissionDeniedError("Only the vendor or an admin can complete an order.")
     order = access.order

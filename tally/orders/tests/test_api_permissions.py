@@ -130,10 +130,6 @@ ROLES: dict[str, Callable[[World], Caller]] = {
     "admin": lambda w: Caller(_signed_in(w.admin), w.customer_order),
 }
 
-_UNDECIDED = pytest.mark.xfail(
-    strict=True, reason="an inactive vendor can still complete its orders (undecided)"
-)
-
 # (status, code) per action and role; for "list", whether the order is in the page too.
 TABLE: dict[str, dict[str, tuple[int, Any]]] = {
     "list": {
@@ -196,9 +192,6 @@ CASES = [
         status,
         detail,
         id=f"{action}-{role}",
-        marks=[_UNDECIDED]
-        if (action, role) == ("complete", "inactive vendor of every line")
-        else [],
     )
     for action, row in TABLE.items()
     for role, (status, detail) in row.items()
