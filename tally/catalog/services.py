@@ -34,15 +34,16 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tally.catalog.exceptions import CatalogFieldsInvalidError, SkuTakenError
 from tally.catalog.lock_objects import service_lock, variant_lock
 from tally.catalog.models import MAX_IMAGES, Service, Variant
 from tally.catalog.stock import stock_changed_on_commit
-from tally.identity.exceptions import FieldInvalidError, VendorInactiveError
+from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import User, VendorProfile
 from tally.identity.services import vendor_require_active
 from tally.platform.audit.services import audit_record
 from tally.platform.db import use_case
-from tally.platform.exceptions import ConflictError, DomainError, PermissionDeniedError
+from tally.platform.exceptions import PermissionDeniedError
 from tally.platform.money import MAX_AMOUNT_MINOR
 
 # --- limits ------------------------------------------------------------------------------
@@ -84,29 +85,6 @@ _url = URLValidator(schemes=list(IMAGE_URL_SCHEMES))
 
 
 # --- errors ------------------------------------------------------------------------------
-
-
-class SkuTakenError(ConflictError):
-    """Another variant of the same service already has this sku (a unique constraint)."""
-
-    code = "sku_taken"
-    title = "SKU taken"
-    default_detail = "Another variant of this service already has this sku."
-
-
-class CatalogFieldsInvalidError(FieldInvalidError):
-    """Fields a caller of the services (not the API's serializers) got wrong: rendered like
-    the serializers' ``validation_error``, with one ``errors`` item per problem."""
-
-    def __init__(self, problems: Mapping[str, Sequence[str]]) -> None:
-        errors = [
-            {"field": name, "code": "invalid", "detail": message}
-            for name, messages in problems.items()
-            for message in messages
-        ]
-        DomainError.__init__(
-            self, "; ".join(f"{e['field']}: {e['detail']}" for e in errors[:5]), errors=errors
-        )
 
 
 # --- inputs ------------------------------------------------------------------------------

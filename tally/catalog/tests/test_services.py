@@ -10,15 +10,9 @@ import pytest
 from django.db import connection, transaction
 
 from tally.catalog import services
+from tally.catalog.exceptions import CatalogFieldsInvalidError, SkuTakenError
 from tally.catalog.models import Service, Variant
-from tally.catalog.services import (
-    CatalogFieldsInvalidError,
-    ServiceChanges,
-    ServiceDraft,
-    SkuTakenError,
-    VariantChanges,
-    VariantDraft,
-)
+from tally.catalog.services import ServiceChanges, ServiceDraft, VariantChanges, VariantDraft
 from tally.catalog.stock import (
     StockLine,
     stock_give_back_fast,
