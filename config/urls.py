@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("tally.partners.urls")),
     path("", include("tally.catalog.urls")),
     path("", include("tally.orders.urls")),
+    path("", include("tally.payments.urls")),
 ]
 
 urlpatterns = [

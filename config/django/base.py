@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tally.partners",
     "tally.catalog",
     "tally.orders",
+    "tally.payments",
 ]
 
 MIDDLEWARE = [

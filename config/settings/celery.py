@@ -49,6 +49,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tally.orders.tasks.order_expire_unpaid",
         "schedule": float(ORDER_EXPIRE_INTERVAL_SECONDS),
     },
+    "payments-reconcile": {
+        "task": "tally.payments.tasks.payment_reconcile",
+        "schedule": float(ORDER_EXPIRE_INTERVAL_SECONDS),
+    },
     "offers-subscription-remind-expiring": {
         "task": "tally.offers.tasks.subscription_remind_expiring",
         "schedule": float(OFFERS_BEAT_INTERVAL_SECONDS),

@@ -25,3 +25,17 @@ ORDER_GUEST_LINK = env.str(
 CATALOG_STOCK_REDIS_URL = env.str("CATALOG_STOCK_REDIS_URL", default="")
 CATALOG_STOCK_COUNTER_SECONDS = env.int("CATALOG_STOCK_COUNTER_SECONDS", default=300)
 CATALOG_STOCK_REDIS_TIMEOUT_SECONDS = env.float("CATALOG_STOCK_REDIS_TIMEOUT_SECONDS", default=0.5)
+
+# Payments (tally.payments): the gateway of card-like methods (credit and debit cards,
+# PayPal, crypto): "sandbox" (test cards, in process) or "sslcommerz".
+PAYMENTS_CARD_GATEWAY = env.str("PAYMENTS_CARD_GATEWAY", default="sandbox")
+# The platform's commission in percent of each order line (the vendor gets the rest).
+PAYMENTS_COMMISSION_PERCENT = env.str("PAYMENTS_COMMISSION_PERCENT", default="10")
+# One gateway call's limit; attempts before the job gives up (the payment stays initiated
+# for the reconcile job); backoff between attempts.
+PAYMENTS_GATEWAY_TIMEOUT_SECONDS = env.float("PAYMENTS_GATEWAY_TIMEOUT_SECONDS", default=10.0)
+PAYMENTS_GATEWAY_MAX_ATTEMPTS = env.int("PAYMENTS_GATEWAY_MAX_ATTEMPTS", default=5)
+PAYMENTS_GATEWAY_RETRY_BASE_SECONDS = env.float("PAYMENTS_GATEWAY_RETRY_BASE_SECONDS", default=2.0)
+PAYMENTS_GATEWAY_RETRY_MAX_SECONDS = env.float("PAYMENTS_GATEWAY_RETRY_MAX_SECONDS", default=300.0)
+# The reconcile job asks the gateway about payments in flight for longer than this.
+PAYMENTS_RECONCILE_AFTER_SECONDS = env.int("PAYMENTS_RECONCILE_AFTER_SECONDS", default=300)

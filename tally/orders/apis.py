@@ -11,7 +11,6 @@ reads and cancels its order with the access token it got at checkout, sent as
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import UUID
 
@@ -22,10 +21,19 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tally.identity.models import User
 from tally.identity.permissions import IsAdminOrVendor
 from tally.identity.request import request_user
 from tally.orders import selectors, services
+from tally.orders.http import (
+    ETAG_HEADER,
+    IF_MATCH_PARAMETER,
+    TOKEN_PARAMETERS,
+    etag_header_for,
+    etag_of,
+    if_match_version,
+    order_access_token,
+    request_caller,
+)
 from tally.orders.models import Order, OrderItem, OrderStatus
 from tally.orders.selectors import OrderAccess
 from tally.orders.serializers import (
@@ -39,50 +47,6 @@ from tally.orders.serializers import (
 from tally.platform.api.pagination import CURSOR_PARAMETERS, CursorPagination, page_of
 from tally.platform.api.views import ApiView
 
-# Where a guest sends its order's access token (names, not secrets).
-TOKEN_HEADER = "Order-Token"  # noqa: S105
-TOKEN_QUERY_PARAMETER = "token"  # noqa: S105
-# A strong entity tag holding a version: "3". Weak tags (W/"3") never match an If-Match.
-_ENTITY_TAG = re.compile(r'^"([1-9][0-9]{0,9})"$')
-
-IF_MATCH_PARAMETER = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description='The order\'s `ETag` as you read it, e.g. `"3"`: the change happens only if '
-    "nobody changed the order since (else 409 `conflict`, nothing changed). `*`: any "
-    "version. Weak tags are refused (400).",
-)
-TOKEN_PARAMETERS = [
-    OpenApiParameter(
-        TOKEN_QUERY_PARAMETER,
-        OpenApiTypes.STR,
-        description="A guest order's access token (from checkout or the order email).",
-    ),
-    OpenApiParameter(
-        TOKEN_HEADER,
-        OpenApiTypes.STR,
-        location=OpenApiParameter.HEADER,
-        required=False,
-        description="The same token in a header (kept out of URLs and logs); wins over `token`.",
-    ),
-]
-
-
-def _etag_header(status_code: int) -> OpenApiParameter:
-    return OpenApiParameter(
-        "ETag",
-        OpenApiTypes.STR,
-        location=OpenApiParameter.HEADER,
-        response=[status_code],
-        description='The order\'s version as a strong entity tag, e.g. `"3"`.',
-    )
-
-
-ETAG_HEADER = _etag_header(200)
-
-
 # --- HTTP details -------------------------------------------------------------------------
 
 
@@ -94,41 +58,6 @@ class IsCustomerOrGuest(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return not (user and user.is_authenticated) or bool(user.is_customer)
-
-
-def _caller(request: Request) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) and user.is_authenticated else None
-
-
-def _access_token(request: Request) -> str | None:
-    return (
-        request.headers.get(TOKEN_HEADER) or request.query_params.get(TOKEN_QUERY_PARAMETER) or None
-    )
-
-
-def if_match_version(request: Request) -> int | None:
-    """The version an ``If-Match`` header expects; None without one or for ``*``."""
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        return None
-    value = raw.strip()
-    if value == "*":
-        return None
-    if value.startswith("W/"):
-        raise serializers.ValidationError(
-            {"If-Match": ['A weak entity tag never matches; send the ETag as given, e.g. "3".']}
-        )
-    match = _ENTITY_TAG.match(value)
-    if match is None:
-        raise serializers.ValidationError(
-            {"If-Match": ['Send one entity tag as the ETag gave it, e.g. "3", or *.']}
-        )
-    return int(match.group(1))
-
-
-def etag_of(order: Order) -> str:
-    return f'"{order.version}"'
 
 
 def order_location(order: Order) -> str:
@@ -218,7 +147,7 @@ class OrderListApi(ApiView):
 
     @extend_schema(
         parameters=[
-            _etag_header(201),
+            etag_header_for(201),
             OpenApiParameter(
                 "Location",
                 OpenApiTypes.STR,
@@ -242,7 +171,7 @@ class OrderListApi(ApiView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         placed = services.order_place(
-            actor=_caller(request),
+            actor=request_caller(request),
             draft=services.OrderDraft(
                 lines=[
                     services.OrderLineDraft(
@@ -281,7 +210,9 @@ class OrderDetailApi(ApiView):
     )
     def get(self, request: Request, order_id: UUID) -> Response:
         access = selectors.order_get_for_actor(
-            actor=_caller(request), order_id=order_id, access_token=_access_token(request)
+            actor=request_caller(request),
+            order_id=order_id,
+            access_token=order_access_token(request),
         )
         return order_response(access)
 
@@ -303,9 +234,9 @@ class OrderCancelApi(ApiView):
     def post(self, request: Request, order_id: UUID) -> Response:
         expected_version = if_match_version(request)
         OrderCancelInputSerializer(data=request.data).is_valid(raise_exception=True)
-        actor = _caller(request)
+        actor = request_caller(request)
         access = selectors.order_get_for_actor(
-            actor=actor, order_id=order_id, access_token=_access_token(request)
+            actor=actor, order_id=order_id, access_token=order_access_token(request)
         )
         order = services.order_cancel(
             access=access,

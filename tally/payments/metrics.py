@@ -1,0 +1,21 @@
+"""Prometheus metrics of payments (served at /metrics); counters move after commit."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from prometheus_client import Counter, Histogram
+
+PAYMENTS = Counter(
+    "tally_payments_total",
+    "Payments reaching an outcome, by method and outcome (captured, declined, rejected).",
+    ["method", "outcome"],
+)
+GATEWAY_SECONDS = Histogram(
+    "tally_payment_gateway_seconds",
+    "Time of one call to a payment gateway, by gateway, operation and outcome.",
+    ["gateway", "operation", "outcome"],
+)
+
+
+def payment_count_on_commit(*, method: str, outcome: str) -> None:
+    transaction.on_commit(lambda: PAYMENTS.labels(method=method, outcome=outcome).inc())
