@@ -162,3 +162,75 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class RefundDestination(models.TextChoices):
+    # Back through the gateway that took the money (a card refund, cash paid back).
+    ORIGINAL = "original", "Original method"
+    # Into the customer's wallet (customers' orders only).
+    WALLET = "wallet", "Wallet"
+
+
+class Refund(models.Model):
+    """Money given back for a captured payment: the whole of it, part of it, or some lines."""
+
+    status_machine = StatusMachine(
+        states={
+            RefundStatus.PENDING: "accepted; the gateway has not confirmed it yet",
+            RefundStatus.SUCCEEDED: "paid back; the ledger movements were written",
+            RefundStatus.FAILED: "the gateway refused it; nothing was paid back",
+        },
+        transitions={RefundStatus.PENDING: (RefundStatus.SUCCEEDED, RefundStatus.FAILED)},
+    )
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()
+    destination = models.CharField(max_length=16, choices=RefundDestination.choices)
+    status = models.CharField(
+        max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    gateway_reference = models.CharField(max_length=128, blank=True)
+    failure_reason = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["payment", "-created_at"], name="refund_payment_idx")]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} ({self.status})"
+
+
+class RefundLine(models.Model):
+    """The part of a refund that gives back (part of) one order line."""
+
+    id = models.BigAutoField(primary_key=True)
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    item = models.ForeignKey(
+        "orders.OrderItem", on_delete=models.PROTECT, related_name="refund_lines"
+    )
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_line_amount_positive"),
+            models.UniqueConstraint(fields=["refund", "item"], name="refund_line_one_per_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of item {self.item_id}"

@@ -58,6 +58,7 @@ from tally.orders.services import (
 from tally.payments.exceptions import GatewayUnavailableError, WalletNeedsAccountError
 from tally.payments.gateways import GatewayAnswer, GatewayPayment, gateway_get
 from tally.payments.gateways.sandbox import sandbox_card_check
+from tally.payments.hooks import payment_captured_announce
 from tally.payments.ledger_vocabulary import (
     ORDER_PAYMENT,
     ORDER_SETTLEMENT,
@@ -280,6 +281,7 @@ def _capture(payment: Payment, *, reference: str, actor: User | None) -> None:
     order = payment.order
     _settlement_transfers(payment, order)
     order_payment_succeed(order=order, actor=actor)
+    payment_captured_announce(payment)
     payment_count_on_commit(method=payment.method, outcome="captured")
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tally.payments import apis
+from tally.payments import apis, urls_refunds, urls_sslcommerz
 
 urlpatterns = [
     path(
@@ -15,3 +15,4 @@ urlpatterns = [
         name="payment-confirm",
     ),
 ]
+urlpatterns += urls_sslcommerz.urlpatterns + urls_refunds.urlpatterns

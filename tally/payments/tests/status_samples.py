@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tally.orders.tests.factories import order_row
-from tally.payments.models import Payment
+from tally.payments.models import Payment, Refund, RefundDestination
 from tally.platform.testing.status import StatusSample
 
 
@@ -20,3 +20,17 @@ def _payment_in(state: str) -> Payment:
 
 
 STATUS_SAMPLES = {Payment: StatusSample(row_in=_payment_in)}
+
+
+def _refund_in(state: str) -> Refund:
+    payment = _payment_in("captured")
+    return Refund.objects.create(
+        payment=payment,
+        order=payment.order,
+        amount=payment.amount,
+        destination=RefundDestination.ORIGINAL,
+        status=state,
+    )
+
+
+STATUS_SAMPLES[Refund] = StatusSample(row_in=_refund_in)

@@ -1,0 +1,5 @@
+"""Refund routes."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
