@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Model
+
 from tally.orders.tests.factories import order_row
 from tally.payments.models import Payment, Refund, RefundDestination
 from tally.platform.testing.status import StatusSample
@@ -19,9 +21,6 @@ def _payment_in(state: str) -> Payment:
     )
 
 
-STATUS_SAMPLES = {Payment: StatusSample(row_in=_payment_in)}
-
-
 def _refund_in(state: str) -> Refund:
     payment = _payment_in("captured")
     return Refund.objects.create(
@@ -33,4 +32,7 @@ def _refund_in(state: str) -> Refund:
     )
 
 
-STATUS_SAMPLES[Refund] = StatusSample(row_in=_refund_in)
+STATUS_SAMPLES: dict[type[Model], StatusSample] = {
+    Payment: StatusSample(row_in=_payment_in),
+    Refund: StatusSample(row_in=_refund_in),
+}
