@@ -137,5 +137,7 @@ from config.settings.jwt import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.offers import *  # noqa: E402, F403
 from config.settings.orders import *  # noqa: E402, F403
+from config.settings.invoices import *  # noqa: E402, F403
+from config.settings.sslcommerz import *  # noqa: E402, F403
 from config.settings.partners import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403

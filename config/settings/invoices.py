@@ -1,0 +1,5 @@
+"""Invoice settings (12-factor)."""
+
+from __future__ import annotations
+
+from config.env import env  # noqa: F401
