@@ -133,11 +133,11 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.email import *  # noqa: E402, F403
+from config.settings.invoices import *  # noqa: E402, F403
 from config.settings.jwt import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.offers import *  # noqa: E402, F403
 from config.settings.orders import *  # noqa: E402, F403
-from config.settings.invoices import *  # noqa: E402, F403
-from config.settings.sslcommerz import *  # noqa: E402, F403
 from config.settings.partners import *  # noqa: E402, F403
 from config.settings.rest import *  # noqa: E402, F403
+from config.settings.sslcommerz import *  # noqa: E402, F403
