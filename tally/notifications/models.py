@@ -28,6 +28,7 @@ class NotificationKind(models.TextChoices):
     SUBSCRIPTION_EXPIRED = "subscription_expired", "Subscription expired"
     ORDER_PLACED = "order_placed", "Order placed"
     ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+    INVOICE_ISSUED = "invoice_issued", "Invoice issued"
 
 
 class NotificationStatus(models.TextChoices):
@@ -66,6 +67,9 @@ class Notification(models.Model):
     kind = models.CharField(max_length=32, choices=NotificationKind.choices)
     # The values the templates show (see docs/notifications.md for the keys of each kind).
     context = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # Files sent with the email, read from Django's default storage when it is delivered:
+    # [{"path": storage name, "filename": shown to the reader, "content_type": MIME type}].
+    attachments = models.JSONField(default=list, blank=True)
     # The caller's name for the event; a second notification with the same key is never
     # recorded (e.g. ``expiring:<subscription>:<expires_at>``: one reminder per period).
     dedup_key = models.CharField(max_length=200, unique=True)

@@ -7,6 +7,9 @@ Each kind has three templates in ``templates/notifications/``: ``<kind>.subject.
 
 from __future__ import annotations
 
+import mimetypes
+import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -14,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import URLValidator
 from django.template.loader import render_to_string
@@ -55,6 +59,13 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
         "payment_due_at",
     ),
     NotificationKind.ORDER_CANCELLED: ("name", "order_number", "reason"),
+    NotificationKind.INVOICE_ISSUED: (
+        "name",
+        "order_number",
+        "invoice_number",
+        "total",
+        "currency",
+    ),
 }
 # Keys any kind may carry: shown when present (``currency`` after the price, ``reference``
 # on the subscription kinds, ``auto_renew`` on the reminder, ``order_url`` on a placed
@@ -75,6 +86,7 @@ TEXT_KEYS = (
     "currency",
     "reason",
     "order_url",
+    "invoice_number",
 )
 # Keys holding a list of lines, and what each line needs: ``items`` of a placed order is
 # one line per item (``variant`` is optional: the tier's name, shown after the title).
@@ -85,6 +97,49 @@ _URL = URLValidator(schemes=["http", "https"])
 
 class NotificationContextError(ValueError):
     """A caller passed a context its kind's templates cannot render (a programming error)."""
+
+
+ATTACHMENT_PATH_MAX_LENGTH = 500
+ATTACHMENT_FILENAME_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class NotificationAttachment:
+    """A file sent with a notification: its name in Django's default storage (read when
+    the email is delivered, so it must exist by then and stay until it is sent), the file
+    name the reader sees (default: the stored name's last part) and its MIME type
+    (default: guessed from that file name)."""
+
+    path: str
+    filename: str = ""
+    content_type: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        """The stored form; raises ``NotificationContextError`` for a malformed one."""
+        if not isinstance(self.path, str) or not self.path:
+            raise NotificationContextError(f"attachment path must be text, not {self.path!r}")
+        if len(self.path) > ATTACHMENT_PATH_MAX_LENGTH:
+            raise NotificationContextError("attachment path is too long")
+        filename = self.filename or posixpath.basename(self.path)
+        if (
+            not isinstance(filename, str)
+            or not filename
+            or len(filename) > ATTACHMENT_FILENAME_MAX_LENGTH
+            or any(char in filename for char in '/\\"\r\n')
+        ):
+            raise NotificationContextError(f"attachment filename is not valid: {filename!r}")
+        content_type = (
+            self.content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        )
+        return {"path": self.path, "filename": filename, "content_type": content_type}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> NotificationAttachment:
+        return cls(
+            path=str(value["path"]),
+            filename=str(value.get("filename") or ""),
+            content_type=str(value.get("content_type") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -177,8 +232,8 @@ def _message_domain() -> str:
 
 
 def notification_email(*, notification: Notification) -> EmailMultiAlternatives:
-    """The email of ``notification``: both parts, to its recipient, from
-    ``DEFAULT_FROM_EMAIL``. Its ``Message-ID`` is the notification's, the same on every
+    """The email of ``notification``: both parts and its attachments (read from the
+    default storage now), to its recipient, from ``DEFAULT_FROM_EMAIL``. Its ``Message-ID`` is the notification's, the same on every
     attempt, so a mail client shows a rare duplicate (a worker that crashed after the
     server accepted the message) as one message."""
     rendered = notification_render(kind=notification.kind, context=notification.context)
@@ -194,4 +249,8 @@ def notification_email(*, notification: Notification) -> EmailMultiAlternatives:
         },
     )
     message.attach_alternative(rendered.html, "text/html")
+    for stored in notification.attachments or []:
+        attachment = NotificationAttachment.from_json(stored).as_json()
+        with default_storage.open(attachment["path"], "rb") as file:
+            message.attach(attachment["filename"], file.read(), attachment["content_type"])
     return message

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +29,11 @@ from django.utils import timezone
 
 from tally.identity.models import User
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
-from tally.notifications.rendering import notification_context_check, notification_email
+from tally.notifications.rendering import (
+    NotificationAttachment,
+    notification_context_check,
+    notification_email,
+)
 from tally.platform.db import require_transaction, use_case
 from tally.platform.outbox.callout import ERROR_MAX_CHARS, CallOutAttempt, outbox_callout_task
 from tally.platform.outbox.services import outbox_enqueue
@@ -47,6 +52,7 @@ def notification_send(
     kind: str,
     context: dict[str, Any],
     dedup_key: str,
+    attachments: Sequence[NotificationAttachment] = (),
 ) -> None:
     """Record a notification of ``kind`` for ``user`` (or a guest's ``recipient`` address)
     and queue its email.
@@ -63,10 +69,12 @@ def notification_send(
     ``INSERT … ON CONFLICT DO NOTHING``; a concurrent caller waits for the first
     transaction and is a no-op once it commits). ``context`` must hold the keys ``kind``
     needs (see ``tally.notifications.rendering.REQUIRED_CONTEXT`` and
-    docs/notifications.md); datetimes are stored as ISO 8601 text. Raises ``ValueError``
-    for an unknown kind, a missing key, an empty or too long ``dedup_key``, or an addressee
-    named twice, not at all or without a valid address (programming errors), writing
-    nothing.
+    docs/notifications.md); datetimes are stored as ISO 8601 text. ``attachments`` are
+    files in Django's default storage, read when the email is delivered (after this
+    transaction commits), so the caller writes them before and keeps them. Raises
+    ``ValueError`` for an unknown kind, a missing key, an empty or too long ``dedup_key``,
+    a malformed attachment, or an addressee named twice, not at all or without a valid
+    address (programming errors), writing nothing.
 
     Locks: the new notification row (and waits on a concurrent insert of the same key).
     Enqueues: ``tally.notifications.notification_deliver`` when it records the notification.
@@ -75,15 +83,16 @@ def notification_send(
     address = _address_of(user=user, recipient=recipient)
     kind = NotificationKind(kind)
     notification_context_check(kind=kind, context=context)
+    files = [attachment.as_json() for attachment in attachments]
     if not dedup_key or len(dedup_key) > DEDUP_KEY_MAX_LENGTH:
         raise ValueError(f"dedup_key must have 1 to {DEDUP_KEY_MAX_LENGTH} characters")
     notification_id = uuid.uuid4()
     table = connection.ops.quote_name(Notification._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (id, user_id, recipient, kind, context, dedup_key, status, "  # noqa: S608
-            "attempts, last_error, created_at) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, 0, '', %s) "
+            f"INSERT INTO {table} (id, user_id, recipient, kind, context, attachments, "  # noqa: S608
+            "dedup_key, status, attempts, last_error, created_at) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, 0, '', %s) "
             "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             [
                 notification_id,
@@ -91,6 +100,7 @@ def notification_send(
                 address,
                 str(kind),
                 json.dumps(context, cls=DjangoJSONEncoder),
+                json.dumps(files),
                 dedup_key,
                 NotificationStatus.QUEUED.value,
                 timezone.now(),

@@ -74,6 +74,13 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "order_number": "ORD-7K2M9QX4PD",
         "reason": "it was not paid in time",
     },
+    NotificationKind.INVOICE_ISSUED: {
+        "name": "Ada Lovelace",
+        "order_number": "ORD-7K2M9QX4PD",
+        "invoice_number": "INV-2026-000042",
+        "total": "37.50",
+        "currency": "USD",
+    },
 }
 # A guest's order: the same, with the link that carries the order's access token.
 GUEST_ORDER_PLACED = {**CONTEXTS[NotificationKind.ORDER_PLACED], "order_url": GUEST_ORDER_URL}

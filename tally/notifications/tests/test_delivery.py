@@ -3,16 +3,23 @@ on loopback) once, retries a server that is down or refusing, and records the ou
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
 
 from config.settings.email import email_settings
 from tally.identity.tests.factories import UserFactory
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
+from tally.notifications.rendering import NotificationAttachment
+from tally.notifications.services import notification_send
 from tally.notifications.tests.samples import (
+    CONTEXTS,
     GUEST_ORDER_URL,
     notification,
     send,
@@ -269,3 +276,58 @@ def test_a_worker_process_delivers_through_the_server_its_email_url_names(
         sent = _settled(key)
     assert (sent.status, sent.attempts) == (NotificationStatus.SENT, 1)
     assert [message["To"] for message in smtp.messages] == ["ada@example.com"]
+
+
+def test_attachments_are_read_from_storage_and_sent_with_the_email(
+    celery_worker: Any, smtp: SmtpServer, settings: Any, tmp_path: Any
+) -> None:
+    # given: a file in the default storage
+    settings.MEDIA_ROOT = str(tmp_path)
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"
+    path = default_storage.save("invoices/2026/INV-2026-000042-0f3c.pdf", ContentFile(pdf))
+    user = UserFactory(email="ada@example.com")
+    # when
+    key = f"test:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        notification_send(
+            user=user,
+            kind=NotificationKind.INVOICE_ISSUED,
+            context=CONTEXTS[NotificationKind.INVOICE_ISSUED],
+            dedup_key=key,
+            attachments=[NotificationAttachment(path=path, filename="INV-2026-000042.pdf")],
+        )
+    # then
+    sent = _settled(key)
+    [message] = smtp.wait_for_messages(1)
+    assert sent.status == NotificationStatus.SENT
+    assert message.get_content_type() == "multipart/mixed"
+    assert message["Subject"] == "Your invoice INV-2026-000042 for order ORD-7K2M9QX4PD"
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "is attached as a PDF" in text.get_content()
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "INV-2026-000042.pdf"
+    assert attachment.get_content() == pdf
+
+
+def test_an_attachment_missing_from_storage_fails_the_delivery_after_its_attempts(
+    celery_worker: Any, smtp: SmtpServer, settings: Any, tmp_path: Any
+) -> None:
+    # given: an attachment nobody stored
+    settings.MEDIA_ROOT = str(tmp_path)
+    key = f"test:{uuid.uuid4().hex}"
+    # when
+    with transaction.atomic():
+        notification_send(
+            recipient="guest@example.com",
+            kind=NotificationKind.INVOICE_ISSUED,
+            context=CONTEXTS[NotificationKind.INVOICE_ISSUED],
+            dedup_key=key,
+            attachments=[NotificationAttachment(path="invoices/missing.pdf")],
+        )
+    # then
+    failed = _settled(key)
+    assert failed.status == NotificationStatus.FAILED
+    assert "FileNotFoundError" in failed.last_error
+    assert smtp.messages == []

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from tally.identity.tests.factories import UserFactory
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
-from tally.notifications.rendering import NotificationContextError
+from tally.notifications.rendering import NotificationAttachment, NotificationContextError
 from tally.notifications.services import NOTIFICATION_DELIVER_TASK, notification_send
 from tally.notifications.tests.samples import (
     CONTEXTS,
@@ -258,4 +258,66 @@ def test_what_cannot_be_sent_is_refused_and_nothing_written(
     with pytest.raises(error), transaction.atomic():
         notification_send(**call)
     # then
+    assert _nothing_written()
+
+
+def test_attachments_are_recorded_with_their_file_names_and_types() -> None:
+    # given
+    user = UserFactory()
+    # when
+    with transaction.atomic():
+        notification_send(
+            user=user,
+            kind=NotificationKind.INVOICE_ISSUED,
+            context=CONTEXTS[NotificationKind.INVOICE_ISSUED],
+            dedup_key="invoice:1",
+            attachments=[
+                NotificationAttachment(
+                    path="invoices/2026/INV-2026-000042-0f3c.pdf", filename="INV-2026-000042.pdf"
+                ),
+                NotificationAttachment(path="notes/terms.txt"),
+                NotificationAttachment(path="blobs/data", content_type="application/x-custom"),
+            ],
+        )
+    # then
+    assert Notification.objects.get().attachments == [
+        {
+            "path": "invoices/2026/INV-2026-000042-0f3c.pdf",
+            "filename": "INV-2026-000042.pdf",
+            "content_type": "application/pdf",
+        },
+        {"path": "notes/terms.txt", "filename": "terms.txt", "content_type": "text/plain"},
+        {"path": "blobs/data", "filename": "data", "content_type": "application/x-custom"},
+    ]
+
+
+def test_a_notification_without_attachments_records_none() -> None:
+    # when
+    send(UserFactory())
+    # then
+    assert Notification.objects.get().attachments == []
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        NotificationAttachment(path=""),
+        NotificationAttachment(path="a" * 501),
+        NotificationAttachment(path="invoices/x.pdf", filename='bad"name.pdf'),
+        NotificationAttachment(path="invoices/x.pdf", filename="dir/name.pdf"),
+        NotificationAttachment(path="invoices/x.pdf", filename="line\nbreak.pdf"),
+    ],
+)
+def test_a_malformed_attachment_is_refused_and_nothing_is_written(
+    attachment: NotificationAttachment,
+) -> None:
+    # when / then
+    with pytest.raises(NotificationContextError), transaction.atomic():
+        notification_send(
+            user=UserFactory(),
+            kind=NotificationKind.INVOICE_ISSUED,
+            context=CONTEXTS[NotificationKind.INVOICE_ISSUED],
+            dedup_key="invoice:bad",
+            attachments=[attachment],
+        )
     assert _nothing_written()

@@ -69,6 +69,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Your order ORD-7K2M9QX4PD was cancelled: it was not paid in time.\n\n"
         "Thank you for choosing Tally.\n",
     ),
+    NotificationKind.INVOICE_ISSUED: (
+        "Your invoice INV-2026-000042 for order ORD-7K2M9QX4PD",
+        "Hello Ada Lovelace,\n\n"
+        "Thank you for your payment. Your invoice INV-2026-000042 for order ORD-7K2M9QX4PD "
+        "is attached as a PDF.\n\n"
+        "Total paid: 37.50 USD\n\n"
+        "Thank you for choosing Tally.\n",
+    ),
 }
 
 HTML_FACTS: dict[str, tuple[str, ...]] = {
@@ -108,6 +116,11 @@ HTML_FACTS: dict[str, tuple[str, ...]] = {
     ),
     NotificationKind.ORDER_CANCELLED: (
         "Your order <strong>ORD-7K2M9QX4PD</strong> was cancelled: it was not paid in time.</p>",
+    ),
+    NotificationKind.INVOICE_ISSUED: (
+        "Your invoice <strong>INV-2026-000042</strong> for order <strong>ORD-7K2M9QX4PD</strong>"
+        " is attached as a PDF.</p>",
+        "<strong>37.50 USD</strong>",
     ),
 }
 
