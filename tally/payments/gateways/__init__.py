@@ -88,6 +88,7 @@ _GATEWAYS: dict[str, str] = {
     "sandbox": "tally.payments.gateways.sandbox.SandboxGateway",
     "wallet": "tally.payments.gateways.wallet.WalletGateway",
     "manual": "tally.payments.gateways.manual.ManualGateway",
+    "sslcommerz": "tally.payments.gateways.sslcommerz.SslcommerzGateway",
 }
 
 
