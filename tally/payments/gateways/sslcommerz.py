@@ -42,14 +42,17 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from tally.payments.exceptions import GatewayUnavailableError, WebhookInvalidError
@@ -69,6 +72,7 @@ RETURN_PATHS = {
     "cancel_url": "/api/v1/payments/sslcommerz/cancel/",
 }
 TRAN_ID_MAX_LENGTH = 30
+_MAX_ANSWER_BYTES = 1 << 20
 
 # Transaction statuses: paid; refused for good (with Tally's failure reason); still open.
 PAID_STATUSES = frozenset({"VALID", "VALIDATED"})
@@ -196,31 +200,44 @@ class SslcommerzGateway:
         self, method: str, path: str, *, params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        """One call; its JSON object. Transient failures raise GatewayUnavailableError (with a
-        message that never holds the URL, whose query carries the store password)."""
+        """One call; its JSON object. Transient failures raise GatewayUnavailableError.
+
+        Plain urllib, on purpose: the validator APIs take the store password in the query
+        string, so neither the URL nor a client library's request log may show it; errors
+        name the path only."""
+        url = f"{self.api_url}{path}"
+        if not url.startswith(("https://", "http://")):
+            raise GatewayUnavailableError("sslcommerz: SSLCOMMERZ_API_URL is not an http(s) URL")
+        if params:
+            url = f"{url}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(  # noqa: S310 - http(s) checked above
+            url,
+            data=urllib.parse.urlencode(data).encode() if data is not None else None,
+            headers={
+                "User-Agent": "Tally-Payments/1",
+                "Accept": "application/json",
+                **({"Content-Type": "application/x-www-form-urlencoded"} if data else {}),
+            },
+            method=method,
+        )
         try:
-            response = httpx.request(
-                method,
-                f"{self.api_url}{path}",
-                params=params,
-                data=data,
-                headers={"User-Agent": "Tally-Payments/1", "Accept": "application/json"},
-                timeout=self.timeout_seconds,
-            )
-        except httpx.TimeoutException as exc:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
+                status, raw = int(response.status), response.read(_MAX_ANSWER_BYTES)
+        except urllib.error.HTTPError as exc:
+            status, raw = int(exc.code), exc.read(_MAX_ANSWER_BYTES)
+        except TimeoutError as exc:
             raise GatewayUnavailableError(f"sslcommerz {path}: timeout") from exc
-        except httpx.HTTPError as exc:
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
             raise GatewayUnavailableError(
-                f"sslcommerz {path}: unreachable ({type(exc).__name__})"
-            ) from exc
-        if response.status_code >= 500 or response.status_code in (408, 425, 429):
-            raise GatewayUnavailableError(f"sslcommerz {path}: HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise GatewayUnavailableError(
-                f"sslcommerz {path}: HTTP {response.status_code}, not JSON"
+                f"sslcommerz {path}: unreachable ({type(reason).__name__})"
             ) from None
+        if status >= 500 or status in (408, 425, 429):
+            raise GatewayUnavailableError(f"sslcommerz {path}: HTTP {status}")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise GatewayUnavailableError(f"sslcommerz {path}: HTTP {status}, not JSON") from None
         if not isinstance(body, dict):
             raise GatewayUnavailableError(f"sslcommerz {path}: answer is not a JSON object")
         return body
