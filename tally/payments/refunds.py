@@ -70,7 +70,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -604,11 +604,16 @@ def _require_may_refund(*, access: OrderAccess, actor: User, request: RefundRequ
 
 def _captured_payment_of(order: Order) -> Payment:
     if order.status not in REFUNDABLE_ORDER_STATES:
-        raise InvalidStateError(
-            f"This order is {order.status}: only a paid order is refunded (an unpaid one is "
-            "cancelled).",
-            current_status=order.status,
-        )
+        if order.status == OrderStatus.REFUNDED:
+            detail = "This order was refunded in full."
+        elif order.status == OrderStatus.PROCESSING:
+            detail = "A payment of this order is in progress; it is refunded once it is paid."
+        else:
+            detail = (
+                f"This order is {order.status}: it was never paid, so there is nothing to "
+                "refund (an unpaid order is cancelled)."
+            )
+        raise InvalidStateError(detail, current_status=order.status)
     payment_id = (
         Payment.objects.filter(order=order, status__in=REFUNDABLE_PAYMENT_STATES)
         .values_list("pk", flat=True)
@@ -894,8 +899,18 @@ class RefundView:
     lines: list[RefundLine]
 
 
+def _lines_in_display_order() -> Prefetch[str, QuerySet[RefundLine], str]:
+    """A refund's lines in the order's display order (service title, then sku)."""
+    return Prefetch(
+        "lines",
+        queryset=RefundLine.objects.select_related("item").order_by(
+            "item__service_title", "item__sku", "item_id"
+        ),
+    )
+
+
 def _visible(refund: Refund, access: OrderAccess) -> RefundView | None:
-    lines = sorted(refund.lines.all(), key=lambda line: line.pk)
+    lines = list(refund.lines.all())
     if access.relation == "vendor":
         own = {item.pk for item in access.items}
         lines = [line for line in lines if line.item_id in own]
@@ -911,7 +926,7 @@ def refund_list_for_order(*, access: OrderAccess) -> QuerySet[Refund]:
     refunds = (
         Refund.objects.filter(order=access.order)
         .select_related("payment")
-        .prefetch_related("lines")
+        .prefetch_related(_lines_in_display_order())
     )
     if access.relation == "vendor":
         refunds = refunds.filter(
@@ -925,6 +940,10 @@ def refund_list_for_order(*, access: OrderAccess) -> QuerySet[Refund]:
 
 
 def refund_view_of(*, refund: Refund, access: OrderAccess) -> RefundView:
+    """``refund`` (of ``access``'s order) as its caller may see it: a refund just made, or
+    one of ``refund_list_for_order``."""
+    if "lines" not in getattr(refund, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([refund], _lines_in_display_order())
     view = _visible(refund, access)
     assert view is not None
     return view
@@ -936,7 +955,9 @@ def refund_get_for_actor(
     """The refund ``refund_id`` if ``actor`` (or the order token's holder) may see its
     order: the buyer and admins wholly, a vendor if it touches its lines; else 404."""
     refund = (
-        Refund.objects.select_related("payment").prefetch_related("lines").filter(pk=refund_id)
+        Refund.objects.select_related("payment")
+        .prefetch_related(_lines_in_display_order())
+        .filter(pk=refund_id)
     ).first()
     if refund is None:
         raise NotFoundError("No such refund.")
