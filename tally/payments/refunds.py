@@ -222,6 +222,9 @@ class RefundRequest:
     def __post_init__(self) -> None:
         if self.amount is not None and self.lines:
             raise ValueError("a refund names lines or an amount, not both")
+        amounts = [self.amount, *(line.amount for line in self.lines)]
+        if any(amount is not None and amount <= 0 for amount in amounts):
+            raise ValueError("refund amounts are positive minor units")
 
 
 # --- the state of a payment's refunds ------------------------------------------------------------
@@ -749,7 +752,8 @@ def _refund_to_wallet(*, payment: Payment, order: Order, refund: Refund) -> None
 
 def refund_call_gateway(attempt: CallOutAttempt, *, refund_id: str) -> dict[str, Any]:
     """Call out (no transaction open): ask the payment's gateway to refund, with the job's
-    idempotency key. A transient failure raises (the job retries with backoff)."""
+    idempotency key. A transient failure, or an answer that the refund is still processing,
+    raises (the job asks again with backoff, the same key)."""
     require_no_transaction()
     refund = Refund.objects.select_related("payment__order").get(pk=refund_id)
     if refund.status != RefundStatus.PENDING:
@@ -771,6 +775,10 @@ def refund_call_gateway(attempt: CallOutAttempt, *, refund_id: str) -> dict[str,
     GATEWAY_SECONDS.labels(payment.gateway, "refund", answer.outcome).observe(
         time.monotonic() - started
     )
+    if answer.outcome == "pending":
+        # Still being processed: ask again later (the same key) rather than settle a refund
+        # the gateway may yet make.
+        raise GatewayUnavailableError(f"{payment.gateway}: the refund is still processing")
     return answer.as_json()
 
 

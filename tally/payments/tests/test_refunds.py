@@ -24,7 +24,9 @@ from tally.orders.models import Order, OrderItem, OrderStatus
 from tally.orders.selectors import order_get_for_actor
 from tally.orders.testing import order_place_for_test
 from tally.payments import services
+from tally.payments.exceptions import GatewayUnavailableError
 from tally.payments.gateways import GatewayAnswer
+from tally.payments.gateways.sandbox import SandboxGateway
 from tally.payments.ledger_vocabulary import ORDER_REFUND, VENDOR_EARNINGS
 from tally.payments.lock_objects import payment_lock
 from tally.payments.models import (
@@ -39,6 +41,7 @@ from tally.payments.refunds import (
     RefundExceedsLineError,
     RefundLineRequest,
     RefundRequest,
+    refund_call_gateway,
     refund_create,
     refund_give_up,
     refund_settle,
@@ -734,4 +737,28 @@ def test_two_refunds_of_one_line_that_together_exceed_it_one_succeeds() -> None:
     assert {type(o.error) for o in outcomes if o.error} == {RefundExceedsLineError}
     assert RefundLine.objects.get().amount == 15_00
     assert Payment.objects.get(pk=paid.payment.pk).refunded_amount == 15_00
+    assert_ledger_verifies()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gateway_still_processing_a_refund_is_asked_again(monkeypatch: Any) -> None:
+    paid = _paid_by_card()
+    refund_id = _refund(_admin(), paid.order).json()["id"]
+    answers = iter(
+        [
+            GatewayAnswer(outcome="pending"),
+            GatewayAnswer(outcome="refunded", reference="sbx_r_2", amount=50_78),
+        ]
+    )
+    monkeypatch.setattr(SandboxGateway, "refund", lambda self, *args, **kwargs: next(answers))
+
+    with pytest.raises(GatewayUnavailableError):
+        refund_call_gateway(ATTEMPT, refund_id=refund_id)
+    answer = refund_call_gateway(ATTEMPT, refund_id=refund_id)
+    with use_case_transaction():
+        refund_settle(ATTEMPT, answer, refund_id=refund_id)
+
+    assert Refund.objects.get(pk=refund_id).status == RefundStatus.SUCCEEDED
+    assert refund_call_gateway(ATTEMPT, refund_id=refund_id) == {"final": True}
+    assert Order.objects.get(pk=paid.order.pk).status == OrderStatus.REFUNDED
     assert_ledger_verifies()
