@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("tally.catalog.urls")),
     path("", include("tally.orders.urls")),
     path("", include("tally.payments.urls")),
+    path("", include("tally.invoices.urls")),
 ]
 
 urlpatterns = [

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tally.catalog",
     "tally.orders",
     "tally.payments",
+    "tally.invoices",
 ]
 
 MIDDLEWARE = [
