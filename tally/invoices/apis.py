@@ -19,6 +19,7 @@ from rest_framework.request import Request
 
 from tally.invoices import selectors
 from tally.orders.http import TOKEN_PARAMETERS, order_access_token, request_caller
+from tally.platform.api.schema import PROBLEM_MEDIA_TYPES, ProblemSerializer
 from tally.platform.api.views import ApiView
 
 PDF_CONTENT_TYPE = "application/pdf"
@@ -49,7 +50,10 @@ class OrderInvoiceApi(ApiView):
         responses={
             (200, PDF_CONTENT_TYPE): OpenApiResponse(
                 response=OpenApiTypes.BINARY, description="The invoice (PDF)."
-            )
+            ),
+            # A bad or expired access token, and the order's vendors.
+            (401, PROBLEM_MEDIA_TYPES[0]): ProblemSerializer,
+            (403, PROBLEM_MEDIA_TYPES[0]): ProblemSerializer,
         },
         tags=["invoices"],
         operation_id="orders_invoice",
