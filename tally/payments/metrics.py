@@ -16,6 +16,17 @@ GATEWAY_SECONDS = Histogram(
     ["gateway", "operation", "outcome"],
 )
 
+REFUNDS = Counter(
+    "tally_refunds_total",
+    "Refunds reaching an outcome (succeeded, failed), by destination.",
+    ["destination", "outcome"],
+)
+REFUNDED_MINOR = Counter(
+    "tally_refunded_minor_total",
+    "Minor units given back by succeeded refunds, by currency and destination.",
+    ["currency", "destination"],
+)
+
 
 def payment_count_on_commit(*, method: str, outcome: str) -> None:
     transaction.on_commit(lambda: PAYMENTS.labels(method=method, outcome=outcome).inc())

@@ -72,7 +72,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
-from prometheus_client import Counter
 
 from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
 from tally.identity.models import User
@@ -82,7 +81,14 @@ from tally.ledger.models import Account, Transfer, TransferKind
 from tally.orders.metrics import order_status_count_on_commit
 from tally.orders.models import Order, OrderItem, OrderStatus
 from tally.orders.selectors import OrderAccess, order_get_for_actor
-from tally.payments.exceptions import GatewayUnavailableError
+from tally.payments.exceptions import (
+    GatewayUnavailableError,
+    RefundExceedsCapturedError,
+    RefundExceedsLineError,
+    RefundInProgressError,
+    RefundUnknownLineError,
+    RefundWalletNeedsCustomerError,
+)
 from tally.payments.gateways import GatewayAnswer, gateway_get
 from tally.payments.ledger_vocabulary import (
     ORDER_REFUND,
@@ -92,7 +98,7 @@ from tally.payments.ledger_vocabulary import (
     VENDOR_EARNINGS,
 )
 from tally.payments.lock_objects import payment_lock
-from tally.payments.metrics import GATEWAY_SECONDS
+from tally.payments.metrics import GATEWAY_SECONDS, REFUNDED_MINOR, REFUNDS
 from tally.payments.models import (
     Payment,
     PaymentEventKind,
@@ -106,7 +112,6 @@ from tally.payments.services import gateway_payment_of, payment_event_record
 from tally.platform.audit.services import audit_record
 from tally.platform.db import require_no_transaction, use_case
 from tally.platform.exceptions import (
-    DomainError,
     InvalidStateError,
     NotFoundError,
     PermissionDeniedError,
@@ -128,63 +133,6 @@ REFUNDABLE_ORDER_STATES = (
     OrderStatus.PARTIALLY_REFUNDED,
 )
 REFUNDABLE_PAYMENT_STATES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-class RefundExceedsCapturedError(DomainError):
-    status_code = 422
-    code = "refund_exceeds_captured"
-    title = "Refund exceeds the captured amount"
-    default_detail = "A payment's refunds can never add up to more than was captured."
-
-
-class RefundExceedsLineError(DomainError):
-    status_code = 422
-    code = "refund_exceeds_line"
-    title = "Refund exceeds the line"
-    default_detail = "A line's refunds can never add up to more than the line's total."
-
-
-class RefundUnknownLineError(DomainError):
-    status_code = 422
-    code = "unknown_line"
-    title = "Unknown order line"
-    default_detail = "This item is not a line of the order."
-
-
-class RefundWalletNeedsCustomerError(DomainError):
-    status_code = 422
-    code = "wallet_requires_account"
-    title = "Wallet needs an account"
-    default_detail = (
-        "A guest's order has no wallet: it is refunded to its original method "
-        '(destination "original").'
-    )
-
-
-class RefundInProgressError(DomainError):
-    status_code = 409
-    code = "refund_in_progress"
-    title = "Refund in progress"
-    default_detail = (
-        "What is left of this payment is being refunded; wait for that refund to finish."
-    )
-
-
-# --- metrics (counted after commit) ----------------------------------------------------------
-
-REFUNDS = Counter(
-    "tally_refunds_total",
-    "Refunds reaching an outcome (succeeded, failed), by destination.",
-    ["destination", "outcome"],
-)
-REFUNDED_MINOR = Counter(
-    "tally_refunded_minor_total",
-    "Minor units given back by succeeded refunds, by currency and destination.",
-    ["currency", "destination"],
-)
 
 
 def _count_on_commit(refund: Refund, *, currency: str) -> None:

@@ -24,7 +24,11 @@ from tally.orders.models import Order, OrderItem, OrderStatus
 from tally.orders.selectors import order_get_for_actor
 from tally.orders.testing import order_place_for_test
 from tally.payments import services
-from tally.payments.exceptions import GatewayUnavailableError
+from tally.payments.exceptions import (
+    GatewayUnavailableError,
+    RefundExceedsCapturedError,
+    RefundExceedsLineError,
+)
 from tally.payments.gateways import GatewayAnswer
 from tally.payments.gateways.sandbox import SandboxGateway
 from tally.payments.ledger_vocabulary import ORDER_REFUND, VENDOR_EARNINGS
@@ -37,8 +41,6 @@ from tally.payments.models import (
     RefundStatus,
 )
 from tally.payments.refunds import (
-    RefundExceedsCapturedError,
-    RefundExceedsLineError,
     RefundLineRequest,
     RefundRequest,
     refund_call_gateway,
