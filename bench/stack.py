@@ -3,7 +3,8 @@
 - PostgreSQL and Redis: ``DATABASE_URL`` / ``REDIS_URL`` when both are set (the bench then
   creates its own ``tally_bench`` database on that server and uses its own cache prefix and
   Celery queue), else embedded servers of its own under ``var/bench/`` (never the ones
-  ``make run`` uses).
+  ``make run`` uses). ``BENCH_DATABASE`` and ``BENCH_VAR_DIR`` name others, so two benches
+  can share a server (each with its own Redis database).
 - Settings: ``config.django.production`` (DEBUG off, no demo data), plain HTTP on loopback,
   access log off, rate limits on but set far above the offered load so their Redis round
   trip is paid on every request and never refuses one.
@@ -32,8 +33,8 @@ from tally.platform.testing.live_server import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
-BENCH_VAR_DIR = BASE_DIR / "var" / "bench"
-BENCH_DATABASE = "tally_bench"
+BENCH_VAR_DIR = Path(os.environ.get("BENCH_VAR_DIR", BASE_DIR / "var" / "bench"))
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "tally_bench")
 START_TIMEOUT_SECONDS = 60.0
 # Every limit on, none reachable by the bench: the check's cost is measured, not its refusals.
 UNREACHABLE_RATE_LIMIT = "100000000/min"
@@ -98,6 +99,9 @@ def django_environment(services: Services, *, pool_max_size: int) -> dict[str, s
         "LOG_LEVEL": "WARNING",
         "DATABASE_POOL_MIN_SIZE": "1",
         "DATABASE_POOL_MAX_SIZE": str(pool_max_size),
+        # A shop's shipping fee and sales tax, so a paid order's split has every part.
+        "ORDER_SHIPPING_FEE": "4.99",
+        "ORDER_TAX_RATE_PERCENT": "8.25",
     }
     for route_class in ("MONEY", "WRITE", "READ", "LOGIN", "REGISTER"):
         environment[f"RATE_LIMIT_{route_class}"] = UNREACHABLE_RATE_LIMIT
@@ -207,10 +211,23 @@ def web_running(
         processes.stop("web")
 
 
+def _wait_listening(processes: Processes, name: str, port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline or processes.children[name].poll() is not None:
+                raise RuntimeError(f"{name} did not start; see its log") from None
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def provider_running(processes: Processes) -> Iterator[str]:
     """Start the provisioning provider simulator (its default latency and failure rate) and
-    point the worker at it; yield its URL; stop it."""
+    point the worker at it; yield its URL; stop it. The SSLCommerz sandbox starts next to it
+    (SSLCOMMERZ_API_URL), for runs with PAYMENTS_CARD_GATEWAY=sslcommerz."""
     port = free_port()
     processes.spawn(
         "provider",
@@ -219,18 +236,19 @@ def provider_running(processes: Processes) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     processes.environment["OFFERS_PROVIDER_URL"] = url
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or processes.children["provider"].poll() is not None:
-                raise RuntimeError("the provider simulator did not start; see its log") from None
-            time.sleep(0.2)
+    sslcommerz_port = free_port()
+    processes.spawn(
+        "sslcommerz",
+        [sys.executable, "-m", "tally.payments.sslcommerz_sandbox"],
+        extra_env={"SSLCOMMERZ_SANDBOX_PORT": str(sslcommerz_port)},
+    )
+    processes.environment["SSLCOMMERZ_API_URL"] = f"http://127.0.0.1:{sslcommerz_port}"
     try:
+        _wait_listening(processes, "provider", port)
+        _wait_listening(processes, "sslcommerz", sslcommerz_port)
         yield url
     finally:
+        processes.stop("sslcommerz")
         processes.stop("provider")
 
 

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from tally.payments.exceptions import WebhookInvalidError
 from tally.payments.gateways import WebhookNotice, gateway_get
 from tally.payments.gateways.sslcommerz import payment_id_of
-from tally.payments.models import Payment
+from tally.payments.models import CAPTURED_STATES, Payment, PaymentStatus
 from tally.payments.sslcommerz_jobs import GATEWAY, WEBHOOKS, sslcommerz_notice_record
 from tally.platform.api.views import ApiView
 from tally.platform.exceptions import NotFoundError
@@ -123,6 +123,14 @@ _DETAILS = {
 }
 
 
+def _detail(outcome: str, payment: Payment) -> str:
+    if payment.status in CAPTURED_STATES:
+        return "Paid: the order is confirmed."
+    if payment.status == PaymentStatus.FAILED and payment.failure_reason == "amount_mismatch":
+        return "The amount paid does not match the order; the payment was rejected."
+    return _DETAILS[outcome]
+
+
 class SslcommerzReturnApi(_SslcommerzView):
     """Where the gateway sends the buyer's browser back (it POSTs the signed fields)."""
 
@@ -154,7 +162,7 @@ class SslcommerzReturnApi(_SslcommerzView):
                 "payment_id": str(payment.pk),
                 "payment_status": payment.status,
                 "payment_url": f"/api/v1/payments/{payment.pk}/",
-                "detail": _DETAILS[self.outcome],
+                "detail": _detail(self.outcome, payment),
             }
         )
 

@@ -112,6 +112,8 @@ class Supervisor:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+            # Where SSLCommerz (the local sandbox) posts IPNs and sends the buyer back.
+            os.environ.setdefault("SSLCOMMERZ_PUBLIC_BASE_URL", base)
 
             bin_dir = Path(sys.executable).parent
             self.spawn(
@@ -125,6 +127,9 @@ class Supervisor:
             # The simulated provisioning provider the offers' default adapter calls
             # (OFFERS_PROVIDER_URL); a real provider replaces it in production.
             self.spawn("provider", [sys.executable, "-m", "tally.offers.provider_simulator"])
+            # The local SSLCommerz sandbox (SSLCOMMERZ_API_URL) for PAYMENTS_CARD_GATEWAY=
+            # sslcommerz.
+            self.spawn("sslcommerz", [sys.executable, "-m", "tally.payments.sslcommerz_sandbox"])
 
             if not self.wait_ready(f"{base}/health/ready"):
                 self.log("Tally did not become ready; see the logs above")
@@ -137,6 +142,9 @@ class Supervisor:
                 f"    Admin          {base}/admin/  (admin@tally.local / tally-demo-pass)\n"
                 f"    Health         {base}/health/ready\n"
                 f"    Metrics        {base}/metrics\n"
+                "    SSLCommerz     sandbox on http://127.0.0.1:"
+                f"{os.environ.get('SSLCOMMERZ_SANDBOX_PORT', '8098')} "
+                "(PAYMENTS_CARD_GATEWAY=sslcommerz)\n"
                 "  Press Ctrl-C to stop everything."
             )
             while True:

@@ -129,6 +129,7 @@ def test_a_card_paid_on_the_hosted_page_is_captured_once_over_real_http(
         fields = page.json()["fields"]
         back = httpx.post(page.json()["return_url"], data=fields, timeout=30)
         assert (back.status_code, back.json()["payment_status"]) == (200, "captured")
+        assert back.json()["detail"] == "Paid: the order is confirmed."
         # A replayed IPN is a no-op.
         assert sandbox.deliver_ipn(fields) == 200
 
