@@ -27,6 +27,7 @@ from tally.payments.gateways import WebhookNotice, gateway_get
 from tally.payments.gateways.sslcommerz import payment_id_of
 from tally.payments.models import CAPTURED_STATES, Payment, PaymentStatus
 from tally.payments.sslcommerz_jobs import GATEWAY, WEBHOOKS, sslcommerz_notice_record
+from tally.platform.api.schema import PROBLEM_MEDIA_TYPES, ProblemSerializer
 from tally.platform.api.views import ApiView
 from tally.platform.exceptions import NotFoundError
 
@@ -38,6 +39,8 @@ WEBHOOKS_REFUSED = Counter(
     ["source"],
 )
 _MAX_FIELDS = 100
+# Not a payment of this gateway (documented: these routes have no id in their path).
+NOT_FOUND = (404, PROBLEM_MEDIA_TYPES[0])
 
 
 class IpnInputSerializer(serializers.Serializer):
@@ -101,7 +104,7 @@ class SslcommerzIpnApi(_SslcommerzView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": IpnInputSerializer},
-        responses={200: IpnOutputSerializer},
+        responses={200: IpnOutputSerializer, NOT_FOUND: ProblemSerializer},
         tags=["payments"],
         operation_id="payments_sslcommerz_ipn",
         description="SSLCommerz's instant payment notification (form-encoded, signed with "
@@ -138,7 +141,7 @@ class SslcommerzReturnApi(_SslcommerzView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": IpnInputSerializer},
-        responses={200: ReturnOutputSerializer},
+        responses={200: ReturnOutputSerializer, NOT_FOUND: ProblemSerializer},
         tags=["payments"],
         description="The buyer's browser back from SSLCommerz, with the signed transaction "
         "fields: verified and recorded like the IPN (the IPN may come later or not at all), "
@@ -167,7 +170,7 @@ class SslcommerzReturnApi(_SslcommerzView):
         )
 
     @extend_schema(
-        responses={200: ReturnOutputSerializer},
+        responses={200: ReturnOutputSerializer, NOT_FOUND: ProblemSerializer},
         tags=["payments"],
         description="The same, with the fields in the query string.",
     )
