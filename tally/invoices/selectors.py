@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.utils import timezone
 
 from tally.identity.models import User, VendorProfile
 from tally.invoices.exceptions import InvoiceNotReadyError
@@ -112,9 +113,10 @@ def invoice_document_of(invoice: Invoice) -> InvoiceDocument:
     payment = invoice.payment
     return InvoiceDocument(
         number=invoice.number,
-        issued_at=invoice.issued_at,
+        # Dates as of TIME_ZONE, the zone whose year numbers the invoice.
+        issued_at=timezone.localtime(invoice.issued_at),
         order_number=order.number,
-        ordered_at=order.created_at,
+        ordered_at=timezone.localtime(order.created_at),
         seller=seller,
         vendors=tuple(_vendor_party(vendor) for vendor in vendors.values()),
         buyer=buyer,
@@ -137,5 +139,5 @@ def invoice_document_of(invoice: Invoice) -> InvoiceDocument:
         total=from_minor(invoice.total),
         payment_method=_payment_method(invoice),
         payment_reference=payment.gateway_reference or str(payment.pk),
-        paid_at=payment.captured_at,
+        paid_at=timezone.localtime(payment.captured_at) if payment.captured_at else None,
     )

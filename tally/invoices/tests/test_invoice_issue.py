@@ -14,13 +14,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tally.invoices.models import Invoice, InvoiceCounter, InvoiceStatus
-from tally.invoices.numbering import invoice_number_format
+from tally.invoices.numbering import invoice_number_format, invoice_sequence_next
 from tally.invoices.services import ISSUE_TASK, RENDER_TASK, invoice_issue
 from tally.invoices.tests.helpers import captured_payment, invoice_rendered
 from tally.notifications.models import Notification
 from tally.payments.models import Payment
 from tally.platform.audit.models import AuditEvent
-from tally.platform.db import use_case_transaction
+from tally.platform.db import TransactionRequiredError, use_case_transaction
 from tally.platform.outbox.models import OutboxMessage
 from tally.platform.outbox.services import outbox_enqueue
 from tally.platform.testing.race import lock_wait_for, run_concurrently, transaction_held
@@ -94,6 +94,33 @@ def test_an_invoice_copies_the_order_and_takes_the_first_number_of_the_year() ->
     assert render.payload == {"invoice_id": str(invoice.pk)}
     audit = AuditEvent.objects.get(action="invoice.issued")
     assert (audit.target_id, audit.changes["number"]) == (str(invoice.pk), [None, invoice.number])
+
+
+@pytest.mark.django_db
+def test_each_year_has_its_own_sequence_starting_at_one(settings: Any) -> None:
+    # when
+    with transaction.atomic():
+        taken = [
+            invoice_sequence_next(year=2025),
+            invoice_sequence_next(year=2025),
+            invoice_sequence_next(year=2026),
+            invoice_sequence_next(year=2025),
+        ]
+    # then
+    assert taken == [1, 2, 1, 3]
+    assert dict(InvoiceCounter.objects.values_list("year", "last_number")) == {2025: 3, 2026: 1}
+    assert invoice_number_format(year=2026, sequence=7) == "INV-2026-000007"
+    assert invoice_number_format(year=2026, sequence=1_234_567) == "INV-2026-1234567"
+    settings.INVOICE_NUMBER_PREFIX = "TLY"
+    assert invoice_number_format(year=2027, sequence=1) == "TLY-2027-000001"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_taking_a_number_needs_the_callers_transaction() -> None:
+    # when / then
+    with pytest.raises(TransactionRequiredError):
+        invoice_sequence_next(year=2026)
+    assert not InvoiceCounter.objects.exists()
 
 
 @pytest.mark.django_db
