@@ -23,6 +23,9 @@ SSLCOMMERZ_PUBLIC_BASE_URL = env.str("SSLCOMMERZ_PUBLIC_BASE_URL", default="http
 # converts other currencies at (as the real gateway converts to BDT).
 SSLCOMMERZ_SANDBOX_PORT = env.int("SSLCOMMERZ_SANDBOX_PORT", default=8098)
 SSLCOMMERZ_SANDBOX_BDT_RATE = env.str("SSLCOMMERZ_SANDBOX_BDT_RATE", default="110.00")
+# A hosted session not paid within this long ends EXPIRED (the payment is then declined
+# ``session_expired`` by the reconcile job, and the order can expire and release its stock).
+SSLCOMMERZ_SANDBOX_SESSION_MINUTES = env.float("SSLCOMMERZ_SANDBOX_SESSION_MINUTES", default=30.0)
 
 # Workers import the SSLCommerz validation job (declared in tally.payments.sslcommerz_jobs).
 CELERY_IMPORTS = ("tally.payments.sslcommerz_jobs",)

@@ -14,7 +14,8 @@ bench. It keeps everything in memory.
 - ``GET /validator/api/validationserverAPI.php?val_id=…``: ``VALID`` the first time,
   ``VALIDATED`` after, ``INVALID_TRANSACTION`` for an unknown ``val_id``.
 - ``GET /validator/api/merchantTransIDvalidationAPI.php``: by ``tran_id`` (every attempt
-  of the transaction), by ``sessionkey``, a refund (``bank_tran_id`` + ``refund_amount``,
+  of the transaction; a session left unpaid for ``session_minutes`` ends ``EXPIRED``), by
+  ``sessionkey``, a refund (``bank_tran_id`` + ``refund_amount``,
   applied once per ``refund_trans_id``), a refund's status (``refund_ref_id``).
 
 Tests steer it::
@@ -23,6 +24,7 @@ Tests steer it::
         sandbox.fail_next(2)               # the next two API calls answer 503
         sandbox.forge_next_ipn()           # the next IPN's verify_sign is wrong
         sandbox.tamper_next_amount("1.00") # the next payment records 1.00 paid
+        sandbox.expire_sessions()          # every open session runs out now
         fields = sandbox.pay(sessionkey, "success", ipn=False)   # pay; keep the IPN back
         sandbox.deliver_ipn(fields)        # … and deliver it (again) when the test wants
         sandbox.ipn_deliveries             # [(tran_id, HTTP status or error), …]
@@ -68,6 +70,11 @@ REQUIRED_SESSION_FIELDS = (
 # The gateway's limits, in BDT.
 MIN_BDT, MAX_BDT = Decimal("10.00"), Decimal("500000.00")
 CENT = Decimal("0.01")
+_ERRORS = {
+    "FAILED": "Declined by the sandbox",
+    "CANCELLED": "Cancelled by User",
+    "EXPIRED": "Session expired",
+}
 OUTCOME_STATUS = {"success": "VALID", "fail": "FAILED", "cancel": "CANCELLED"}
 RETURN_URL = {"success": "success_url", "fail": "fail_url", "cancel": "cancel_url"}
 
@@ -98,6 +105,7 @@ class Session:
     currency: str
     rate: Decimal  # BDT per unit of the session's currency
     closed: bool = False
+    opened_at: float = field(default_factory=time.monotonic)
 
     @property
     def tran_id(self) -> str:
@@ -109,7 +117,7 @@ class Transaction:
     """One attempt to pay a session."""
 
     session: Session
-    status: str  # VALID, FAILED, CANCELLED
+    status: str  # VALID, FAILED, CANCELLED, EXPIRED (never paid in time)
     currency_amount: Decimal  # what the buyer paid, in the session's currency
     val_id: str = ""
     bank_tran_id: str = ""
@@ -133,9 +141,7 @@ class Transaction:
             "bank_tran_id": self.bank_tran_id,
             "status": self.status,
             "tran_date": self.tran_date,
-            "error": {"FAILED": "Declined by the sandbox", "CANCELLED": "Cancelled by User"}.get(
-                self.status, ""
-            ),
+            "error": _ERRORS.get(self.status, ""),
             "currency": "BDT",
             "card_issuer": "TALLY SANDBOX BANK" if paid else "",
             "card_brand": "VISA" if paid else "",
@@ -174,6 +180,7 @@ class SslcommerzSandbox:
         bdt_rate: str | Decimal = "110.00",
         latency_ms: int = 0,
         ipn_timeout_seconds: float = 10.0,
+        session_minutes: float = 30.0,
     ) -> None:
         self.url = ""
         self.store_id = store_id
@@ -181,6 +188,7 @@ class SslcommerzSandbox:
         self.bdt_rate = Decimal(str(bdt_rate))
         self.latency_ms = latency_ms
         self.ipn_timeout_seconds = ipn_timeout_seconds
+        self.session_seconds = session_minutes * 60
         self.sessions: dict[str, Session] = {}
         self.transactions: list[Transaction] = []
         self.refunds: dict[str, RefundRecord] = {}  # by refund_trans_id
@@ -210,6 +218,22 @@ class SslcommerzSandbox:
         as if the buyer had altered the checkout: every answer then tells that amount."""
         with self._lock:
             self._tamper_next = Decimal(amount)
+
+    def expire_sessions(self) -> None:
+        """Let every open session run out now (as if ``session_minutes`` had passed)."""
+        with self._lock:
+            for session in self.sessions.values():
+                session.opened_at = float("-inf")
+
+    def _expire_due(self) -> None:
+        """Under the lock: a session never paid in time ends with an EXPIRED transaction."""
+        now = time.monotonic()
+        for session in self.sessions.values():
+            if not session.closed and now - session.opened_at > self.session_seconds:
+                session.closed = True
+                self.transactions.append(
+                    Transaction(session=session, status="EXPIRED", currency_amount=session.amount)
+                )
 
     def session_for(self, tran_id: str) -> Session | None:
         """The latest session opened for ``tran_id``."""
@@ -296,6 +320,7 @@ class SslcommerzSandbox:
         if outcome not in OUTCOME_STATUS:
             raise ValueError(f"outcome must be one of {sorted(OUTCOME_STATUS)}")
         with self._lock:
+            self._expire_due()
             session = self.sessions.get(sessionkey)
             if session is None:
                 raise KeyError(sessionkey)
@@ -376,6 +401,7 @@ class SslcommerzSandbox:
         if params.get("bank_tran_id") and params.get("refund_amount"):
             return self._refund(params)
         with self._lock:
+            self._expire_due()
             if params.get("sessionkey"):
                 session = self.sessions.get(params["sessionkey"])
                 found = [t for t in self.transactions if t.session is session]
@@ -624,6 +650,7 @@ def main() -> None:
         store_id=settings.SSLCOMMERZ_STORE_ID,
         store_password=settings.SSLCOMMERZ_STORE_PASSWORD,
         bdt_rate=settings.SSLCOMMERZ_SANDBOX_BDT_RATE,
+        session_minutes=settings.SSLCOMMERZ_SANDBOX_SESSION_MINUTES,
     )
     server = sslcommerz_sandbox_server(sandbox, port=settings.SSLCOMMERZ_SANDBOX_PORT)
     logger.info("SSLCommerz sandbox on %s (store %s)", sandbox.url, sandbox.store_id)

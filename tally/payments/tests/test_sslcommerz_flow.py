@@ -22,6 +22,7 @@ from tally.catalog.testing import variant_make
 from tally.ledger.models import Transfer
 from tally.ledger.testing import assert_ledger_verifies
 from tally.orders.models import Order, OrderStatus
+from tally.orders.services import order_expire_unpaid
 from tally.orders.testing import order_place_for_test
 from tally.payments import services
 from tally.payments.gateways.sslcommerz import QUERY_PATH, SESSION_PATH, VALIDATION_PATH
@@ -278,7 +279,7 @@ def test_a_payment_whose_ipn_never_came_is_settled_by_the_reconcile_job(
     sandbox: SslcommerzSandbox,
 ) -> None:
     paid_order, _ = _order()
-    unpaid_order, _ = _order()
+    unpaid_order, variant = _order()
     paid, unpaid = _start(paid_order), _start(unpaid_order)
     for payment_id in (paid, unpaid):
         services.payment_initiate.apply(
@@ -295,9 +296,19 @@ def test_a_payment_whose_ipn_never_came_is_settled_by_the_reconcile_job(
     assert _status(paid) == PaymentStatus.CAPTURED
     assert Order.objects.get(pk=paid_order.order.pk).status == OrderStatus.CONFIRMED
     assert sum(payment_split_of(Payment.objects.get(pk=paid)).values()) == paid_order.order.total
-    assert _status(unpaid) == PaymentStatus.INITIATED  # the buyer has not paid yet
+    assert _status(unpaid) == PaymentStatus.INITIATED  # the buyer may still pay
     assert sandbox.calls.count(QUERY_PATH) == 3  # both, then the unpaid one again
     assert VALIDATION_PATH not in sandbox.calls
+
+    # The buyer never pays: the session runs out, the payment is declined, and the order
+    # (pending again) expires at its deadline, giving its stock back.
+    sandbox.expire_sessions()
+    assert services.payment_reconcile(older_than_seconds=0) == 1
+    assert Payment.objects.get(pk=unpaid).failure_reason == "session_expired"
+    assert Order.objects.get(pk=unpaid_order.order.pk).status == OrderStatus.PENDING
+    order_expire_unpaid(now=timezone.now() + timedelta(days=1))
+    assert Order.objects.get(pk=unpaid_order.order.pk).status == OrderStatus.CANCELLED
+    assert Variant.objects.get(pk=variant.pk).stock == 5
     assert_ledger_verifies()
 
 

@@ -255,6 +255,10 @@ def test_the_transaction_query_tells_what_became_of_a_payment(
     # Another payment's val_id never captures this one.
     other_val_id = next(t.val_id for t in sandbox.transactions if t.val_id)
     assert gateway.validate_notice(unpaid, val_id=other_val_id).outcome == "pending"
+    # A session never paid runs out: declined, so the order can expire.
+    sandbox.expire_sessions()
+    assert gateway.validate(unpaid, reference="").reason == "session_expired"
+    assert gateway.validate(retried, reference="").outcome == "captured"
 
 
 def test_a_refund_is_sent_once_per_key_and_converted_at_the_transactions_rate(
