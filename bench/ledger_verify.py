@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "tally_bench_ledger"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "tally_bench") + "_ledger"
 BLOCK = 10  # transfers per vendor block: one credit, then nine sales
 FUNDING_MINOR = 10_000
 
