@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("depth", lambda: scenarios.scenario_depth(base_url, plan)),
                 ("activation", lambda: scenarios.scenario_activation(base_url, plan)),
                 ("orders", lambda: scenarios.scenario_orders(base_url, plan)),
+                ("checkout", lambda: scenarios.scenario_checkout(base_url, plan)),
             ]
             for name, run in runs:
                 if not wanted(name):

@@ -182,6 +182,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_ratio(rate, ceiling)} | {bad} |"
         )
 
+    def subrow(label: str, rate: float | None, latency: Any) -> None:
+        rate_text = "–" if rate is None else f"{rate:,.0f}/s"
+        lines.append(
+            f"| &nbsp;&nbsp;{label} | {rate_text} | {_ms(latency, 'p50')} | "
+            f"{_ms(latency, 'p95')} | {_ms(latency, 'p99')} | {_ms(latency, 'max')} | | | |"
+        )
+
     if "hot" in scenarios:
         f = scenarios["hot"]["figures"]
         row(
@@ -248,11 +255,22 @@ def markdown(results: dict[str, Any]) -> str:
             ),
             ("orders: cancel", f.get("cancels_per_s"), f.get("cancel_latency_ms")),
         ):
-            rate_text = "–" if rate is None else f"{rate:,.0f}/s"
-            lines.append(
-                f"| &nbsp;&nbsp;{label} | {rate_text} | {_ms(latency, 'p50')} | "
-                f"{_ms(latency, 'p95')} | {_ms(latency, 'p99')} | {_ms(latency, 'max')} | | | |"
-            )
+            subrow(label, rate, latency)
+    if "checkout" in scenarios:
+        f = scenarios["checkout"]["figures"]
+        row(
+            f"checkout: order + wallet payment, 201 both ({f['checkouts']:,})",
+            f["checkouts_per_s"],
+            f["checkout_latency_ms"],
+            None,
+            "checkout",
+        )
+        subrow("checkout: the payment (201)", f["payments_per_s"], f["payment_latency_ms"])
+        subrow(
+            f"checkout: payment refused, insufficient_funds ({f['refused_insufficient_funds']:,})",
+            f.get("refused_per_s"),
+            f.get("refused_latency_ms"),
+        )
     if "verify" in scenarios:
         f = scenarios["verify"]["figures"]
         bad = sum(1 for c in scenarios["verify"]["checks"] if not c["ok"])
@@ -280,6 +298,12 @@ def markdown(results: dict[str, Any]) -> str:
             + (
                 "every variant's reserved units matched the orders holding them, "
                 if "orders" in scenarios
+                else ""
+            )
+            + (
+                "every paid checkout's wallet, settlement split and vendor earnings matched "
+                "to the unit, "
+                if "checkout" in scenarios
                 else ""
             )
             + "and no request got a 5xx or lost its connection."

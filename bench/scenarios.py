@@ -14,6 +14,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -321,6 +322,14 @@ class Plan:
     @property
     def orders_hot_stock_min(self) -> int:
         return 10 if self.quick else 50
+
+    @property
+    def checkout_duration(self) -> float:
+        return 4.0 if self.quick else 30.0
+
+    @property
+    def checkout_warm_up(self) -> float:
+        return 1.0 if self.quick else 5.0
 
 
 def _run(coro: Any) -> Result:
@@ -652,10 +661,11 @@ class Customer:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def customers_seed(*, count: int, wallet_minor: int) -> list[Customer]:
-    """``count`` customers, each with ``wallet_minor`` in its wallet (issued through the
-    ledger, as a vendor's wallet credit would; nothing when 0), signed in with a JWT access
-    token. The same ``count`` customers every call (a second call funds them again)."""
+def customers_seed(*, count: int, wallet_minor: int, first: int = 0) -> list[Customer]:
+    """``count`` customers numbered from ``first``, each with ``wallet_minor`` in its wallet
+    (issued through the ledger, as a vendor's wallet credit would; nothing when 0), signed in
+    with a JWT access token. The same customers for the same numbers (a second call funds
+    them again)."""
     from rest_framework_simplejwt.tokens import AccessToken
 
     from tally.credit.ledger_vocabulary import CUSTOMER_CREDIT, CUSTOMER_WALLET, ISSUANCE
@@ -666,7 +676,7 @@ def customers_seed(*, count: int, wallet_minor: int) -> list[Customer]:
     admin_token()
     admin = User.objects.get(email="bench-admin@example.com")
     customers = []
-    for n in range(count):
+    for n in range(first, first + count):
         phone = f"+1650253{n:04d}"
         with transaction.atomic():
             profile = CustomerProfile.objects.filter(phone=phone).first() or customer_create(
@@ -892,16 +902,14 @@ class Catalog:
         return [*self.variants, self.hot]
 
 
-def catalog_seed(*, variants: int, hot_stock: int) -> Catalog:
+def catalog_seed(*, variants: int, hot_stock: int, label: str = "orders") -> Catalog:
     """``variants`` variants of ``ORDER_AMPLE_STOCK`` units (ten per service, one service per
     active vendor) and one hot variant of ``hot_stock`` units, written straight to the
     database as a vendor's catalog would hold them."""
     from tally.catalog.models import Service, Variant
 
     services = ORDER_VARIANTS_PER_SERVICE
-    sellers = vendors_seed(
-        count=(variants + services - 1) // services, credit_minor=0, label="orders"
-    )
+    sellers = vendors_seed(count=(variants + services - 1) // services, credit_minor=0, label=label)
     with transaction.atomic():
         rows = Service.objects.bulk_create(
             Service(
@@ -1162,19 +1170,7 @@ def orders_checks(
     """The database against what the clients were answered."""
     attempts = [a for flow in flows for a in flow.attempts]
     cancels = [c for flow in flows for c in flow.cancels]
-    mismatched = []
-    for variant_id in catalog.all_ids:
-        left = books.stock[variant_id]
-        reserved = None if left is None else catalog.initial_stock[variant_id] - left
-        if reserved != books.held[variant_id]:
-            mismatched.append(f"{variant_id}: {reserved} reserved, {books.held[variant_id]} held")
-    report.check(
-        "reserved units == units of orders holding them, per variant",
-        not mismatched,
-        f"{len(mismatched)} of {len(catalog.all_ids)} variants differ"
-        + (f": {'; '.join(mismatched[:3])}" if mismatched else ""),
-    )
-    report.check("no negative stock", books.negative_stock == 0, f"{books.negative_stock}")
+    stock_checks(report, catalog, books)
     placed = [a for a in attempts if a.status == 201]
     report.check(
         "orders in the database == 201 answers",
@@ -1220,6 +1216,24 @@ def orders_checks(
         not early,
         f"{len(early)} refusals while units were provably left",
     )
+
+
+def stock_checks(report: ScenarioReport, catalog: Catalog, books: OrderBooks) -> None:
+    """Per variant, the units reserved equal the units of the orders holding them; no stock
+    below zero."""
+    mismatched = []
+    for variant_id in catalog.all_ids:
+        left = books.stock[variant_id]
+        reserved = None if left is None else catalog.initial_stock[variant_id] - left
+        if reserved != books.held[variant_id]:
+            mismatched.append(f"{variant_id}: {reserved} reserved, {books.held[variant_id]} held")
+    report.check(
+        "reserved units == units of orders holding them, per variant",
+        not mismatched,
+        f"{len(mismatched)} of {len(catalog.all_ids)} variants differ"
+        + (f": {'; '.join(mismatched[:3])}" if mismatched else ""),
+    )
+    report.check("no negative stock", books.negative_stock == 0, f"{books.negative_stock}")
 
 
 def hot_stock_for(*, warm_up_orders_per_s: float, duration: float, floor: int) -> int:
@@ -1284,5 +1298,484 @@ def scenario_orders(base_url: str, plan: Plan) -> ScenarioReport:
     report.failures.extend(warm_result.failures)
     load_checks(report, result)
     orders_checks(report, catalog, [warm, flow], books)
+    verify_ledger_check(report)
+    return report
+
+
+# --- checkout: an order paid from the customer's wallet ------------------------------------
+
+# Customers are numbered apart from the other scenarios' (their wallets are checked to the
+# unit, so nobody else may spend from them).
+CHECKOUT_FIRST_CUSTOMER = 1_000
+CHECKOUT_CUSTOMERS = 100
+# Each funded wallet holds hundreds of the largest possible orders: no run empties one.
+CHECKOUT_WALLET_MINOR = 10_000_000
+# A few customers can afford exactly one small order (one unit of the cheapest variant):
+# every CHECKOUT_SHORT_EVERY-th checkout is one of theirs in turn, so from the second round
+# on, theirs are refused 422 insufficient_funds, and concurrent payments race for the last
+# money (the first 32 checkouts start at once: each short customer pays twice at once).
+CHECKOUT_SHORT_CUSTOMERS = 3
+CHECKOUT_SHORT_EVERY = 6
+
+
+@dataclass
+class CheckoutAttempt:
+    """One checkout as the client saw it (``perf_counter`` times): ``POST orders/``, then,
+    when placed, ``POST orders/{id}/process-payment/``."""
+
+    customer_id: str
+    started: float
+    order_status: int
+    order_id: str = ""
+    total: str = ""
+    payment_status: int | None = None  # None: not sent (the order was not placed)
+    payment_id: str = ""
+    payment_code: str = ""
+    paid: str = ""  # the amount answered 201
+    ended: float = 0.0
+
+    @property
+    def completed(self) -> bool:
+        return self.order_status == 201 and self.payment_status == 201
+
+
+class CheckoutFlow:
+    """A signed-in customer's checkout: an order of one to three variants (one to three units
+    each), paid from its wallet; both requests with an ``Idempotency-Key``. Every
+    ``short_every``-th checkout is a short customer's, in turn: one unit of ``short_variant``."""
+
+    def __init__(
+        self,
+        *,
+        variants: list[str],
+        customers: list[Customer],
+        seed: int,
+        short: list[Customer] | None = None,
+        short_variant: str = "",
+        short_every: int = CHECKOUT_SHORT_EVERY,
+    ) -> None:
+        self.variants = variants
+        self.customers = customers
+        self.short = short or []
+        self.short_variant = short_variant
+        self.short_every = short_every
+        self.rng = random.Random(seed)
+        self.started = 0
+        self.attempts: list[CheckoutAttempt] = []
+
+    def basket(self) -> tuple[Customer, list[dict[str, Any]]]:
+        n, self.started = self.started, self.started + 1
+        if self.short and n % self.short_every == 0:
+            customer = self.short[(n // self.short_every) % len(self.short)]
+            return customer, [{"variant_id": self.short_variant, "quantity": 1}]
+        rng = self.rng
+        chosen = rng.sample(self.variants, rng.randint(1, 3))
+        items = [{"variant_id": v, "quantity": rng.randint(1, 3)} for v in chosen]
+        return rng.choice(self.customers), items
+
+    async def __call__(self, client: Client) -> None:
+        customer, items = self.basket()
+        started = time.perf_counter()
+        status, answer = await client.call(
+            "POST",
+            "/api/v1/orders/",
+            json_body={"items": items, "shipping_address": ORDER_ADDRESS},
+            headers={**customer.headers, "Idempotency-Key": str(uuid.uuid4())},
+            tag="order",
+        )
+        attempt = CheckoutAttempt(customer.id, started, status)
+        self.attempts.append(attempt)
+        if status != 201 or not isinstance(answer, dict):
+            attempt.ended = time.perf_counter()
+            return
+        attempt.order_id, attempt.total = str(answer["id"]), str(answer["total"])
+        status, answer = await client.call(
+            "POST",
+            f"/api/v1/orders/{attempt.order_id}/process-payment/",
+            json_body={"method": "wallet"},
+            headers={**customer.headers, "Idempotency-Key": str(uuid.uuid4())},
+            tag="payment",
+        )
+        attempt.ended = time.perf_counter()
+        attempt.payment_status = status
+        if isinstance(answer, dict):
+            if status == 201:
+                attempt.payment_id, attempt.paid = str(answer["id"]), str(answer["amount"])
+            else:
+                attempt.payment_code = str(answer.get("code", ""))
+
+
+@dataclass
+class CheckoutBooks:
+    """What the database says about the checkout customers' orders, payments and wallets,
+    and the catalog vendors' earnings."""
+
+    # order id → (customer id, status, total)
+    orders: dict[str, tuple[str, str, int]]
+    # payment id → (order id, status, method, amount)
+    payments: dict[str, tuple[str, str, str, int]]
+    # customer id → (wallet balance, credited to the wallet)
+    wallets: dict[str, tuple[int, int]]
+    # vendor id → its earnings account's balance (0 before it has one)
+    earnings: dict[str, int]
+    negative_floored: int
+    clearing_wallet: int
+
+    @classmethod
+    def read(cls, customer_ids: list[str], vendor_ids: list[str]) -> CheckoutBooks:
+        from tally.ledger.models import Account
+        from tally.ledger.selectors import account_balance
+        from tally.payments.ledger_vocabulary import CLEARING_WALLET
+
+        customers = [uuid.UUID(c) for c in customer_ids]
+        vendors = [uuid.UUID(v) for v in vendor_ids]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id::text, customer_id::text, status, total FROM orders_order"
+                " WHERE customer_id = ANY(%s)",
+                [customers],
+            )
+            orders = {row[0]: (row[1], row[2], int(row[3])) for row in cursor.fetchall()}
+            cursor.execute(
+                """
+                SELECT p.id::text, p.order_id::text, p.status, p.method, p.amount
+                  FROM payments_payment AS p JOIN orders_order AS o ON o.id = p.order_id
+                 WHERE o.customer_id = ANY(%s)
+                """,
+                [customers],
+            )
+            payments = {r[0]: (r[1], r[2], r[3], int(r[4])) for r in cursor.fetchall()}
+            cursor.execute(
+                """
+                SELECT a.owner_id::text, a.balance,
+                       coalesce((SELECT sum(t.amount) FROM ledger_transfer AS t
+                                  WHERE t.credit_account_id = a.id
+                                    AND t.code = 'customer_credit'), 0)
+                  FROM ledger_account AS a
+                 WHERE a.kind = 'customer_wallet' AND a.owner_id = ANY(%s)
+                """,
+                [customers],
+            )
+            wallets = {row[0]: (int(row[1]), int(row[2])) for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT owner_id::text, balance FROM ledger_account"
+                " WHERE kind = 'vendor_earnings' AND owner_id = ANY(%s)",
+                [vendors],
+            )
+            earnings = dict.fromkeys(vendor_ids, 0) | {r[0]: int(r[1]) for r in cursor.fetchall()}
+            cursor.execute("SELECT count(*) FROM ledger_account WHERE floored AND balance < 0")
+            (negative,) = cursor.fetchone() or (0,)
+        clearing = Account.objects.filter(owner__isnull=True, kind=CLEARING_WALLET).first()
+        return cls(
+            orders=orders,
+            payments=payments,
+            wallets=wallets,
+            earnings=earnings,
+            negative_floored=int(negative),
+            clearing_wallet=0 if clearing is None else account_balance(account=clearing).balance,
+        )
+
+
+def catalog_vendor_ids(catalog: Catalog) -> list[str]:
+    """The vendors selling the catalog's variants."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT s.vendor_id::text FROM catalog_variant AS v
+              JOIN catalog_service AS s ON s.id = v.service_id
+             WHERE v.id = ANY(%s)
+            """,
+            [[uuid.UUID(v) for v in catalog.all_ids]],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _minor(amount: str) -> int:
+    from tally.platform.money import to_minor
+
+    return to_minor(amount)
+
+
+def checkout_checks(
+    report: ScenarioReport,
+    catalog: Catalog,
+    flows: list[CheckoutFlow],
+    books: CheckoutBooks,
+    stock: OrderBooks,
+) -> None:
+    """The database against what the clients were answered: every 201 payment captured and
+    its order confirmed; each wallet down by exactly its captured payments; each payment's
+    settlement transfers adding up to its order's total, split as ``order_split`` says; each
+    vendor's earnings the sum of its shares; refusals only when the wallet was short."""
+    from tally.orders.models import Order, OrderItem
+    from tally.payments.models import Payment
+    from tally.payments.services import order_split
+    from tally.payments.testing import payment_split_of
+
+    attempts = [a for flow in flows for a in flow.attempts]
+    placed = [a for a in attempts if a.order_status == 201]
+    paid = [a for a in attempts if a.payment_status == 201]
+    refused = [a for a in attempts if a.payment_status == 422]
+
+    report.check(
+        "every order answered 201",
+        len(placed) == len(attempts),
+        f"{len(attempts) - len(placed)} of {len(attempts)} not placed: "
+        f"{dict(sorted(Counter(a.order_status for a in attempts).items()))}",
+    )
+    report.check(
+        "orders in the database == 201 answers",
+        set(books.orders) == {a.order_id for a in placed},
+        f"{len(books.orders)} orders, {len(placed)} answers",
+    )
+    other = [a for a in placed if a.payment_status not in (201, 422)]
+    wrong = [a for a in refused if a.payment_code != "insufficient_funds"]
+    report.check(
+        "every payment answered 201, or 422 insufficient_funds",
+        not other and not wrong,
+        f"{len(other)} answered neither"
+        + (f" (first: {other[0].payment_status})" if other else "")
+        + f"; {len(wrong)} other 422s"
+        + (f" (first: {wrong[0].payment_code})" if wrong else ""),
+    )
+    not_captured = [
+        a.payment_id
+        for a in paid
+        if books.payments.get(a.payment_id, ("", "", "", 0))[:3]
+        != (a.order_id, "captured", "wallet")
+        or books.orders.get(a.order_id, ("", "", 0))[1] != "confirmed"
+    ]
+    report.check(
+        "every 201 payment is captured and its order confirmed",
+        not not_captured,
+        f"{len(not_captured)} of {len(paid)}"
+        + (f" (first: {not_captured[0]})" if not_captured else ""),
+    )
+    report.check(
+        "payments in the database == 201 answers",
+        set(books.payments) == {a.payment_id for a in paid},
+        f"{len(books.payments)} payments, {len(paid)} answers",
+    )
+    misstated = [
+        a.payment_id
+        for a in paid
+        if _minor(a.paid) != _minor(a.total)
+        or books.payments.get(a.payment_id, ("", "", "", -1))[3]
+        != books.orders.get(a.order_id, ("", "", -2))[2]
+    ]
+    report.check(
+        "each payment's amount == its order's total (answered and written)",
+        not misstated,
+        f"{len(misstated)} differ",
+    )
+    left_over = [
+        a.order_id
+        for a in refused
+        if books.orders.get(a.order_id, ("", "", 0))[1] != "pending"
+        or any(p[0] == a.order_id for p in books.payments.values())
+    ]
+    report.check(
+        "a refused payment wrote nothing: its order pending, no payment row",
+        not left_over,
+        f"{len(left_over)} of {len(refused)}",
+    )
+    unsettled = [o for o, (_, status, _) in books.orders.items() if status == "processing"]
+    report.check("no order left processing", not unsettled, f"{len(unsettled)}")
+
+    # Each wallet: credited minus what was captured from it, and what the clients were told.
+    captured: dict[str, int] = {}
+    for order_id, status, method, amount in books.payments.values():
+        if status == "captured" and method == "wallet":
+            customer = books.orders[order_id][0]
+            captured[customer] = captured.get(customer, 0) + amount
+    answered: dict[str, int] = {}
+    for a in paid:
+        answered[a.customer_id] = answered.get(a.customer_id, 0) + _minor(a.paid)
+    customers = {c.id for flow in flows for c in [*flow.customers, *flow.short]}
+    off = [
+        f"{c}: balance {books.wallets.get(c, (0, 0))[0]}, credited "
+        f"{books.wallets.get(c, (0, 0))[1]}, captured {captured.get(c, 0)}, "
+        f"answered {answered.get(c, 0)}"
+        for c in sorted(customers)
+        if books.wallets.get(c, (0, 0))[0] != books.wallets.get(c, (0, 0))[1] - captured.get(c, 0)
+        or captured.get(c, 0) != answered.get(c, 0)
+    ]
+    report.check(
+        "per customer, wallet == credited - captured wallet payments == credited - 201s",
+        not off,
+        f"{len(off)} of {len(customers)} wallets differ" + (f": {off[0]}" if off else ""),
+    )
+    # A wallet only ever fell during the run, so a refusal was right only if even the final
+    # balance is below the refused order's total.
+    unjustified = [
+        a for a in refused if books.wallets.get(a.customer_id, (0, 0))[0] >= _minor(a.total)
+    ]
+    report.check(
+        "insufficient_funds only when the wallet held less than the order's total",
+        not unjustified,
+        f"{len(unjustified)} of {len(refused)} refusals while the wallet still held enough"
+        + (
+            f" (first: {unjustified[0].total} refused, "
+            f"{books.wallets.get(unjustified[0].customer_id, (0, 0))[0]} minor left)"
+            if unjustified
+            else ""
+        ),
+    )
+    report.check(
+        "no negative balance (floored accounts)",
+        books.negative_floored == 0,
+        f"{books.negative_floored} accounts below zero",
+    )
+    report.check(
+        "the wallet clearing account nets to zero",
+        books.clearing_wallet == 0,
+        f"{books.clearing_wallet}",
+    )
+
+    # Each payment's settlement, from the ledger, against the split of its order's lines.
+    orders = Order.objects.in_bulk(
+        [books.payments[p][0] for p in books.payments if books.payments[p][1] == "captured"]
+    )
+    items: dict[Any, list[OrderItem]] = {pk: [] for pk in orders}
+    for item in OrderItem.objects.filter(order_id__in=list(orders)):
+        items[item.order_id].append(item)
+    short_total, wrong_split = [], []
+    shares: dict[str, int] = {}
+    for payment in Payment.objects.filter(pk__in=list(books.payments), status="captured"):
+        order = orders[payment.order_id]
+        split = payment_split_of(payment)
+        if sum(split.values()) != order.total:
+            short_total.append(f"{payment.pk}: {sum(split.values())} of {order.total}")
+        expected = order_split(order, items[order.pk])
+        wanted = {f"vendor:{v}": amount for v, amount in expected.vendors.items()}
+        wanted |= {"platform_commission": expected.commission, "tax_collected": expected.tax}
+        if split != {k: v for k, v in wanted.items() if v}:
+            wrong_split.append(f"{payment.pk}: {split} vs {wanted}")
+        for vendor, amount in expected.vendors.items():
+            shares[str(vendor)] = shares.get(str(vendor), 0) + amount
+    report.check(
+        "per payment, settlement transfers == its order's total",
+        not short_total,
+        f"{len(short_total)} of {len(books.payments)}"
+        + (f" (first: {short_total[0]})" if short_total else ""),
+    )
+    report.check(
+        "per payment, each part of the split as order_split computes it",
+        not wrong_split,
+        f"{len(wrong_split)} of {len(books.payments)}"
+        + (f" (first: {wrong_split[0]})" if wrong_split else ""),
+    )
+    unequal = [
+        f"{v}: earnings {books.earnings.get(v, 0)}, shares {shares.get(v, 0)}"
+        for v in sorted(set(books.earnings) | set(shares))
+        if books.earnings.get(v, 0) != shares.get(v, 0)
+    ]
+    report.check(
+        "per vendor, earnings == the sum of its shares",
+        not unequal,
+        f"{len(unequal)} of {len(books.earnings)} vendors differ"
+        + (f": {unequal[0]}" if unequal else ""),
+    )
+    stock_checks(report, catalog, stock)
+
+
+def _latency_ms_of(seconds: list[float]) -> dict[str, float]:
+    from bench.loadgen import percentile
+
+    ordered = sorted(seconds)
+    if not ordered:
+        return {}
+    return {
+        "p50": round(1000 * percentile(ordered, 50), 2),
+        "p95": round(1000 * percentile(ordered, 95), 2),
+        "p99": round(1000 * percentile(ordered, 99), 2),
+        "max": round(1000 * ordered[-1], 2),
+    }
+
+
+def short_order_total(variant_id: str) -> int:
+    """What one unit of ``variant_id`` costs in an order: its price, the shipping, the tax."""
+    from django.conf import settings
+
+    from tally.catalog.models import Variant
+    from tally.orders.services import order_tax_of
+    from tally.platform.money import to_minor
+
+    price = Variant.objects.get(pk=variant_id).price
+    return price + to_minor(str(settings.ORDER_SHIPPING_FEE)) + order_tax_of(price)
+
+
+def scenario_checkout(base_url: str, plan: Plan) -> ScenarioReport:
+    """Customers placing an order and paying it from their wallets, back to back."""
+    catalog = catalog_seed(variants=ORDER_VARIANTS, hot_stock=0, label="checkout")
+    funded_count = CHECKOUT_CUSTOMERS - CHECKOUT_SHORT_CUSTOMERS
+    customers = customers_seed(
+        count=funded_count, wallet_minor=CHECKOUT_WALLET_MINOR, first=CHECKOUT_FIRST_CUSTOMER
+    )
+    short_variant = catalog.variants[0]
+    short_total = short_order_total(short_variant)
+    short_wallet = short_total + short_total // 2
+    short = customers_seed(
+        count=CHECKOUT_SHORT_CUSTOMERS,
+        wallet_minor=short_wallet,
+        first=CHECKOUT_FIRST_CUSTOMER + funded_count,
+    )
+    # Unmeasured: every web worker runs the payment's code paths before the figures (funded
+    # customers only); its checkouts are checked with the rest.
+    warm = CheckoutFlow(variants=catalog.variants, customers=customers, seed=23)
+    warm_result = _run(
+        run_closed(base_url, warm, clients=plan.clients, duration=plan.checkout_warm_up)
+    )
+    report = ScenarioReport(
+        "checkout",
+        f"{plan.clients} clients checking out for {plan.checkout_duration:g}s as "
+        f"{CHECKOUT_CUSTOMERS} signed-in customers: an order of 1-3 of {ORDER_VARIANTS} "
+        "variants (1-3 units each, ample stock), then its payment from the wallet, each with "
+        f"an Idempotency-Key; every {CHECKOUT_SHORT_EVERY}th checkout is one of "
+        f"{CHECKOUT_SHORT_CUSTOMERS} customers whose wallets hold one and a half of their "
+        "order, so their later payments are refused.",
+    )
+    flow = CheckoutFlow(
+        variants=catalog.variants,
+        customers=customers,
+        short=short,
+        short_variant=short_variant,
+        seed=29,
+    )
+    result = _run(run_closed(base_url, flow, clients=plan.clients, duration=plan.checkout_duration))
+    customer_ids = [c.id for c in [*customers, *short]]
+    books = CheckoutBooks.read(customer_ids, catalog_vendor_ids(catalog))
+    stock = OrderBooks.read(catalog.all_ids)
+    done = [a for a in flow.attempts if a.completed]
+    refused = [a for a in flow.attempts if a.payment_status == 422]
+    payments = result.select("payment")
+    report.figures = {
+        "checkouts": len(done),
+        "checkouts_per_s": round(len(done) / result.elapsed, 1) if result.elapsed else 0.0,
+        "checkout_latency_ms": _latency_ms_of([a.ended - a.started for a in done]),
+        "payments_per_s": round(result.throughput("payment", 201), 1),
+        "payment_latency_ms": _latency_of([s for s in payments if s.status == 201]),
+        "order_latency_ms": _latency_of([s for s in result.select("order") if s.status == 201]),
+        "refused_insufficient_funds": len(refused),
+        "refused_per_s": round(result.throughput("payment", 422), 1),
+        "refused_latency_ms": _latency_of([s for s in payments if s.status == 422]),
+        "paid_minor": sum(_minor(a.paid) for a in done),
+        "short_order_total_minor": short_total,
+        "short_wallet_minor": short_wallet,
+        "warm_up_checkouts": sum(1 for a in warm.attempts if a.completed),
+    }
+    report.check(
+        "no 5xx while warming up",
+        warm_result.server_errors() == 0,
+        f"{warm_result.server_errors()} failed requests",
+    )
+    report.failures.extend(warm_result.failures)
+    load_checks(report, result)
+    checkout_checks(report, catalog, [warm, flow], books, stock)
+    report.check(
+        "the short wallets ran dry (some payments refused)",
+        bool(refused),
+        f"{len(refused)} refusals",
+    )
     verify_ledger_check(report)
     return report

@@ -118,3 +118,40 @@ def test_the_orders_rows_show_placed_refused_and_cancelled() -> None:
     )
     assert "| &nbsp;&nbsp;orders: cancel | 8/s | 40.0 |" in text
     assert "every variant's reserved units matched the orders holding them" in text
+
+
+def test_the_checkout_rows_show_paid_pairs_the_payment_and_the_refusals() -> None:
+    latency = {"p50": 400.0, "p95": 600.0, "p99": 800.0, "max": 900.0}
+    results = _results(
+        checkout={
+            "figures": {
+                "checkouts": 1200,
+                "checkouts_per_s": 40.0,
+                "checkout_latency_ms": latency,
+                "payments_per_s": 40.0,
+                "payment_latency_ms": {"p50": 200.0, "p95": 300.0, "p99": 350.0, "max": 400.0},
+                "refused_insufficient_funds": 190,
+                "refused_per_s": 6.3,
+                "refused_latency_ms": latency,
+            },
+            "checks": [{"name": "no negative balance", "ok": True, "detail": "0"}],
+        }
+    )
+    results.update(
+        generated_at="2026-01-01T00:00:00+00:00",
+        commit="abc",
+        quick=False,
+        elapsed_s=1.0,
+        machine={"cpus": 2, "python": "3.11", "postgres": "16", "embedded_servers": True},
+        setup={"server": "gunicorn", "web_workers": 4, "celery_workers": 1, "clients": 32},
+        targets=report.targets(results),
+        anomalies=[],
+    )
+    text = report.markdown(results)
+    assert (
+        "| checkout: order + wallet payment, 201 both (1,200) | 40/s | 400.0 | 600.0 | 800.0 "
+        "| 900.0 | – | 0.04 | 0 |"
+    ) in text
+    assert "| &nbsp;&nbsp;checkout: the payment (201) | 40/s | 200.0 |" in text
+    assert "| &nbsp;&nbsp;checkout: payment refused, insufficient_funds (190) | 6/s |" in text
+    assert "every paid checkout's wallet, settlement split and vendor earnings matched" in text
