@@ -26,6 +26,3 @@ SSLCOMMERZ_SANDBOX_BDT_RATE = env.str("SSLCOMMERZ_SANDBOX_BDT_RATE", default="11
 # A hosted session not paid within this long ends EXPIRED (the payment is then declined
 # ``session_expired`` by the reconcile job, and the order can expire and release its stock).
 SSLCOMMERZ_SANDBOX_SESSION_MINUTES = env.float("SSLCOMMERZ_SANDBOX_SESSION_MINUTES", default=30.0)
-
-# Workers import the SSLCommerz validation job (declared in tally.payments.sslcommerz_jobs).
-CELERY_IMPORTS = ("tally.payments.sslcommerz_jobs",)

@@ -348,6 +348,8 @@ def gateway_payment_of(payment: Payment) -> GatewayPayment:
         card_last4=payment.card_last4,
         buyer_email=order.email,
         buyer_name=order.name,
+        buyer_phone=order.phone,
+        buyer_address=dict(order.shipping_address),
     )
 
 

@@ -35,6 +35,9 @@ class GatewayPayment:
     card_last4: str = ""
     buyer_email: str = ""
     buyer_name: str = ""
+    buyer_phone: str = ""
+    # {"line1", "line2", "city", "region", "postal_code", "country"}
+    buyer_address: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

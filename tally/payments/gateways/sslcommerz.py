@@ -259,7 +259,7 @@ class SslcommerzGateway:
 
     def session_fields(self, payment: GatewayPayment) -> dict[str, str]:
         """The session API's form for ``payment`` (without the credentials)."""
-        address: Mapping[str, Any] = getattr(payment, "buyer_address", None) or {}
+        address: Mapping[str, Any] = payment.buyer_address
         fields = {
             "total_amount": from_minor(payment.amount),
             "currency": payment.currency,
@@ -268,7 +268,7 @@ class SslcommerzGateway:
             **{key: f"{self.public_base_url}{path}" for key, path in RETURN_PATHS.items()},
             "cus_name": payment.buyer_name or "Customer",
             "cus_email": payment.buyer_email or "buyer@example.com",
-            "cus_phone": getattr(payment, "buyer_phone", "") or "N/A",
+            "cus_phone": payment.buyer_phone or "N/A",
             "cus_add1": str(address.get("line1") or "N/A"),
             "cus_city": str(address.get("city") or "N/A"),
             "cus_postcode": str(address.get("postal_code") or "N/A"),
