@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from config.env import VAR_DIR, database_config, env, service_urls
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -123,7 +125,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
+# Where stored files (invoice PDFs) go with the default file storage.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # Error pages are problem+json too (tally.platform.api.errors).
 CSRF_FAILURE_VIEW = "tally.platform.api.errors.csrf_failure"

@@ -6,6 +6,7 @@ import os
 
 from config.django.base import *  # noqa: F403
 from config.django.base import CACHES, DATABASES, STATIC_ROOT
+from config.env import VAR_DIR
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-with-enough-length-for-hs256-signing"  # noqa: S105
@@ -23,6 +24,9 @@ DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 60, "timeo
 TEST_RUN_ID = os.environ.setdefault("TALLY_TEST_RUN_ID", str(os.getpid()))
 CACHES["default"]["KEY_PREFIX"] = f"tally-test-{TEST_RUN_ID}"
 CELERY_TASK_DEFAULT_QUEUE = f"tally-test-{TEST_RUN_ID}"
+# Files the tests store (invoice PDFs) go to a folder of this run, shared with the processes
+# it starts, not to var/media.
+MEDIA_ROOT = VAR_DIR / "test-media" / TEST_RUN_ID
 # Limits are exercised by their own tests (override_settings); elsewhere they stay out of the way.
 TALLY_RATE_LIMITS = {name: "off" for name in ("money", "write", "read", "login", "register")}
 TALLY_DEMO_DATA = False
