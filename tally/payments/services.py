@@ -475,5 +475,7 @@ def payment_confirm_manual(*, actor: User, payment: Payment, reference: str = ""
         kind=PaymentEventKind.ADMIN,
         payload={"action": "confirm", "reference": reference},
     )
-    _capture(locked, reference=reference or f"manual_{locked.pk.hex}", actor=actor)
+    # The admin's reference (a till or bank reference, not unique) stays in the event log;
+    # the payment's gateway reference is its own.
+    _capture(locked, reference=f"manual_{locked.pk.hex}", actor=actor)
     return locked

@@ -255,6 +255,13 @@ def test_cash_is_confirmed_by_an_admin_only(admin_client: APIClient) -> None:
         "confirmed",
     )
     assert admin_client.post(url, {}, format="json").status_code == 409
+    # Another cash payment confirmed with the same till reference: references need not differ.
+    other, _ = _two_vendor_order(customer)
+    second = _pay(client, other.order, {"method": "cash"}).json()["id"]
+    again = admin_client.post(
+        f"/api/v1/payments/{second}/confirm/", {"reference": "till 7"}, format="json"
+    )
+    assert again.status_code == 200, again.json()
     assert_ledger_verifies()
 
 
