@@ -277,6 +277,22 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+_REGISTERED: list[Check] = []
+
+
+def verification_check_register(check: Check) -> None:
+    """Add a feature's own rule about its books (e.g. payments: every captured payment is
+    settled in full) to ``verify_ledger``; call it from the app's ``ready``. The ledger runs
+    it like its own checks, in the same snapshot."""
+    if all(existing.name != check.name for existing in (*CHECKS, *_REGISTERED)):
+        _REGISTERED.append(check)
+
+
+def verification_checks() -> tuple[Check, ...]:
+    """The ledger's own checks, then the features' registered ones."""
+    return (*CHECKS, *_REGISTERED)
+
+
 def ledger_verify(*, on_check: Callable[[CheckResult], None] | None = None) -> VerificationReport:
     """Run every check against one snapshot and return the report; never writes.
 
@@ -302,7 +318,7 @@ def ledger_verify(*, on_check: Callable[[CheckResult], None] | None = None) -> V
         row = cursor.fetchone()
         assert row is not None
         counts = {"accounts": int(row[0]), "transfers": int(row[1]), "entries": int(row[2])}
-        for check in CHECKS:
+        for check in verification_checks():
             result = _run_check(cursor, check)
             results.append(result)
             if on_check is not None:

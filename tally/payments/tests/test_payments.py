@@ -290,3 +290,29 @@ def test_a_worker_lost_after_the_gateways_answer_settles_once_through_the_reconc
     assert sum(payment_split_of(payment).values()) == placed.order.total
     assert Order.objects.get(pk=placed.order.pk).status == OrderStatus.CONFIRMED
     assert_ledger_verifies()
+
+
+@pytest.mark.django_db
+def test_verify_ledger_finds_a_payment_captured_without_its_money() -> None:
+    from tally.ledger.verification import ledger_verify
+
+    customer = CustomerFactory()
+    customer_fund(customer, 100_00)
+    placed, _ = _two_vendor_order(customer)
+    _pay(authenticate(APIClient(), customer.user), placed.order, {"method": "wallet"})
+    assert_ledger_verifies()
+    # A card payment recorded as captured by hand, with no money moved: the books disagree.
+    other, _ = _two_vendor_order()
+    Payment.objects.create(
+        order=other.order,
+        method="credit_card",
+        gateway="sandbox",
+        status=PaymentStatus.CAPTURED,
+        amount=other.order.total,
+        currency="USD",
+    )
+
+    report = ledger_verify()
+
+    failed = {check.name for check in report.checks if not check.ok}
+    assert failed == {"payments_settled", "payments_clearing_balanced"}

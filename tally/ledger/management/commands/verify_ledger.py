@@ -9,7 +9,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tally.ledger.verification import CHECKS, CheckResult, VerificationReport, ledger_verify
+from tally.ledger.verification import (
+    CheckResult,
+    VerificationReport,
+    ledger_verify,
+    verification_checks,
+)
 
 
 def report_render_text(report: VerificationReport) -> str:
@@ -47,7 +52,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         interactive = sys.stdout.isatty() and not options["no_progress"]
         with tqdm(
-            total=len(CHECKS), desc="verifying ledger", unit="check", disable=not interactive
+            total=len(verification_checks()),
+            desc="verifying ledger",
+            unit="check",
+            disable=not interactive,
         ) as bar:
 
             def advance(result: CheckResult) -> None:
