@@ -6,6 +6,7 @@ down is retried; a payment whose IPN never came is settled by the reconcile job.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,10 +16,14 @@ import httpx
 import pytest
 from django.test import override_settings
 from django.utils import timezone
+from pypdf import PdfReader
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from tally.catalog.models import Variant
 from tally.catalog.testing import variant_make
+from tally.identity.models import User
+from tally.identity.tests.factories import AdminFactory
 from tally.ledger.models import Transfer
 from tally.ledger.testing import assert_ledger_verifies
 from tally.orders.models import Order, OrderStatus
@@ -108,6 +113,7 @@ def test_a_card_paid_on_the_hosted_page_is_captured_once_over_real_http(
 ) -> None:
     placed, _ = _order()
     racing, _ = _order()
+    admin_user: User = AdminFactory()
     with _live_stack(monkeypatch) as stack:
         sandbox = stack.sandbox
 
@@ -147,9 +153,33 @@ def test_a_card_paid_on_the_hosted_page_is_captured_once_over_real_http(
         assert set(outcomes) <= {"queued", "duplicate", "ignored"}
         wait_until(lambda: _status(other["id"]) == PaymentStatus.CAPTURED, timeout_seconds=30)
 
+        # The worker renders the invoice; the guest fetches it with its token only.
+        invoice_url = f"{stack.base_url}/api/v1/orders/{placed.order.pk}/invoice/"
+        token = {"Order-Token": placed.access_token}
+
+        def invoice() -> httpx.Response | None:
+            answer = httpx.get(invoice_url, headers=token, timeout=30)
+            return answer if answer.status_code == 200 else None
+
+        pdf = wait_until(invoice, timeout_seconds=60, message="no invoice")
+        assert pdf.headers["Content-Type"] == "application/pdf"
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert placed.order.number in text
+        assert "45.50" in text
+        assert httpx.get(invoice_url, timeout=30).status_code == 404
+
+        # Delivered: an admin completes the order.
+        admin = f"Bearer {RefreshToken.for_user(admin_user).access_token}"
+        completed = httpx.post(
+            f"{stack.base_url}/api/v1/orders/{placed.order.pk}/complete/",
+            headers={"Authorization": admin},
+            timeout=30,
+        )
+        assert (completed.status_code, completed.json()["status"]) == (200, "completed")
+
     captured = Payment.objects.get(pk=payment["id"])
     order = Order.objects.get(pk=placed.order.pk)
-    assert order.status == OrderStatus.CONFIRMED
+    assert order.status == OrderStatus.COMPLETED
     assert captured.gateway_reference == fields["bank_tran_id"]
     assert sum(payment_split_of(captured).values()) == order.total
     events = list(captured.events.values_list("kind", flat=True).order_by("id"))
