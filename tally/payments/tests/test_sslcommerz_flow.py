@@ -10,7 +10,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -113,7 +113,7 @@ def test_a_card_paid_on_the_hosted_page_is_captured_once_over_real_http(
 ) -> None:
     placed, _ = _order()
     racing, _ = _order()
-    admin_user: User = AdminFactory()
+    admin_user = cast(User, AdminFactory())
     with _live_stack(monkeypatch) as stack:
         sandbox = stack.sandbox
 
