@@ -139,3 +139,27 @@ class PaymentConfirmApi(ApiView):
             actor=actor, payment=payment, reference=data.validated_data["reference"]
         )
         return Response(PaymentOutputSerializer(payment).data)
+
+
+class PaymentWithdrawApi(ApiView):
+    # The buyer (customer, or guest with the order's token) or an admin; the selector decides.
+    permission_classes = (AllowAny,)
+    rate_limit_class = "money"
+
+    @extend_schema(
+        parameters=TOKEN_PARAMETERS,
+        request=None,
+        responses={200: PaymentOutputSerializer},
+        tags=["payments"],
+        description="Withdraw a cash or bank-transfer payment not confirmed yet: cancelled, "
+        "the order pending again (pay another way, or cancel it to release its stock). 409 "
+        "`payment_in_progress` for a card payment in progress; 409 `invalid_state` once "
+        "settled.",
+    )
+    def post(self, request: Request, payment_id: UUID) -> Response:
+        actor = request_caller(request)
+        payment = selectors.payment_get_for_actor(
+            actor=actor, payment_id=payment_id, access_token=order_access_token(request)
+        )
+        payment = services.payment_withdraw(actor=actor, payment=payment)
+        return Response(PaymentOutputSerializer(payment).data)

@@ -55,7 +55,11 @@ from tally.orders.services import (
     order_payment_start,
     order_payment_succeed,
 )
-from tally.payments.exceptions import GatewayUnavailableError, WalletNeedsAccountError
+from tally.payments.exceptions import (
+    GatewayUnavailableError,
+    PaymentInProgressError,
+    WalletNeedsAccountError,
+)
 from tally.payments.gateways import GatewayAnswer, GatewayPayment, gateway_get
 from tally.payments.gateways.sandbox import sandbox_card_check
 from tally.payments.hooks import payment_captured_announce
@@ -478,4 +482,32 @@ def payment_confirm_manual(*, actor: User, payment: Payment, reference: str = ""
     # The admin's reference (a till or bank reference, not unique) stays in the event log;
     # the payment's gateway reference is its own.
     _capture(locked, reference=f"manual_{locked.pk.hex}", actor=actor)
+    return locked
+
+
+@use_case
+def payment_withdraw(*, actor: User | None, payment: Payment) -> Payment:
+    """The buyer (or an admin) withdraws a cash or bank-transfer payment that has not been
+    confirmed: the payment is cancelled and the order is pending again, so it can be paid
+    another way or cancelled (its stock released). A card payment in progress cannot be
+    withdrawn (the gateway may be taking the money): 409 ``payment_in_progress``; wait for
+    its outcome. Refuses 409 ``invalid_state`` once the payment is settled. Audited. Locks
+    the payment row, then the order's."""
+    locked = payment_lock(payment_id=payment.pk)
+    if locked.gateway != "manual":
+        raise PaymentInProgressError(
+            "A card payment in progress cannot be withdrawn; wait for its outcome."
+        )
+    status_transition(
+        instance=locked,
+        to=PaymentStatus.CANCELLED,
+        actor=actor,
+        action="payment.withdrawn",
+        fields={"updated_at": timezone.now()},
+    )
+    payment_event_record(
+        payment=locked, kind=PaymentEventKind.REQUEST, payload={"action": "withdraw"}
+    )
+    order_payment_abandon(order=locked.order, actor=actor)
+    payment_count_on_commit(method=locked.method, outcome="withdrawn")
     return locked

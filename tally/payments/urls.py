@@ -10,6 +10,11 @@ urlpatterns = [
     ),
     path("payments/<uuid:payment_id>/", apis.PaymentDetailApi.as_view(), name="payment-detail"),
     path(
+        "payments/<uuid:payment_id>/withdraw/",
+        apis.PaymentWithdrawApi.as_view(),
+        name="payment-withdraw",
+    ),
+    path(
         "payments/<uuid:payment_id>/confirm/",
         apis.PaymentConfirmApi.as_view(),
         name="payment-confirm",

@@ -316,3 +316,41 @@ def test_verify_ledger_finds_a_payment_captured_without_its_money() -> None:
 
     failed = {check.name for check in report.checks if not check.ok}
     assert failed == {"payments_settled", "payments_clearing_balanced"}
+
+
+@pytest.mark.django_db
+def test_a_cash_payment_is_withdrawn_then_the_order_cancelled_and_its_stock_released() -> None:
+    customer = CustomerFactory()
+    placed, variant = _two_vendor_order(customer)
+    client = authenticate(APIClient(), customer.user)
+    started = _pay(client, placed.order, {"method": "bank_transfer"}).json()
+    cancel_url = f"/api/v1/orders/{placed.order.pk}/cancel/"
+    assert client.post(cancel_url).json()["code"] == "invalid_state"  # a payment is running
+
+    withdrawn = client.post(f"/api/v1/payments/{started['id']}/withdraw/")
+    cancelled = client.post(cancel_url)
+
+    assert (withdrawn.status_code, withdrawn.json()["status"]) == (200, "cancelled")
+    assert withdrawn.json()["order_status"] == "pending"
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+    assert Variant.objects.get(pk=variant.pk).stock == 5
+    assert client.post(f"/api/v1/payments/{started['id']}/withdraw/").status_code == 409
+    assert_ledger_verifies()
+
+
+@pytest.mark.django_db
+def test_a_card_payment_in_progress_cannot_be_withdrawn() -> None:
+    placed, _ = _two_vendor_order()
+    token = placed.access_token
+    started = _pay(
+        APIClient(), placed.order, {"method": "credit_card", "card_number": CARD_OK}, token=token
+    )
+
+    refused = APIClient().post(
+        f"/api/v1/payments/{started.json()['id']}/withdraw/", HTTP_ORDER_TOKEN=token
+    )
+    stranger = APIClient().post(f"/api/v1/payments/{started.json()['id']}/withdraw/")
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "payment_in_progress")
+    assert stranger.status_code == 404
+    assert Payment.objects.get(pk=started.json()["id"]).status == PaymentStatus.INITIATED
