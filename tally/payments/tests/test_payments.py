@@ -354,3 +354,23 @@ def test_a_card_payment_in_progress_cannot_be_withdrawn() -> None:
     assert (refused.status_code, refused.json()["code"]) == (409, "payment_in_progress")
     assert stranger.status_code == 404
     assert Payment.objects.get(pk=started.json()["id"]).status == PaymentStatus.INITIATED
+
+
+@pytest.mark.django_db
+def test_a_retried_wallet_payment_with_its_idempotency_key_pays_once() -> None:
+    customer = CustomerFactory()
+    customer_fund(customer, 100_00)
+    placed, _ = _two_vendor_order(customer)
+    client = authenticate(APIClient(), customer.user)
+    url = f"/api/v1/orders/{placed.order.pk}/process-payment/"
+
+    first = client.post(url, {"method": "wallet"}, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
+    again = client.post(url, {"method": "wallet"}, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
+    other_body = client.post(url, {"method": "cash"}, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
+
+    assert first.status_code == 201
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert again.json()["id"] == first.json()["id"]
+    assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
+    assert Payment.objects.count() == 1
+    assert customer_wallet_balance(customer) == 100_00 - placed.order.total
