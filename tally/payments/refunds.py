@@ -68,7 +68,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
@@ -108,7 +107,11 @@ from tally.payments.models import (
     RefundLine,
     RefundStatus,
 )
-from tally.payments.services import gateway_payment_of, payment_event_record
+from tally.payments.services import (
+    gateway_job_options,
+    gateway_payment_of,
+    payment_event_record,
+)
 from tally.platform.audit.services import audit_record
 from tally.platform.db import require_no_transaction, use_case
 from tally.platform.exceptions import (
@@ -831,14 +834,7 @@ refund_send = outbox_callout_task(
     call_out=refund_call_gateway,
     settle=refund_settle,
     give_up=refund_give_up,
-    max_attempts=int(settings.PAYMENTS_GATEWAY_MAX_ATTEMPTS),
-    claim_timeout_seconds=max(60.0, 2 * float(settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS)),
-    backoff_seconds=lambda attempt: float(
-        min(
-            float(settings.PAYMENTS_GATEWAY_RETRY_MAX_SECONDS),
-            float(settings.PAYMENTS_GATEWAY_RETRY_BASE_SECONDS) * 2 ** max(0, attempt - 1),
-        )
-    ),
+    **gateway_job_options(),
 )
 
 

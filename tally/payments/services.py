@@ -403,19 +403,30 @@ def payment_give_up(attempt: CallOutAttempt, error: str, *, payment_id: str) -> 
         )
 
 
+def gateway_backoff_seconds(attempt: int) -> float:
+    """Seconds before retrying a gateway call after failed attempt ``attempt``:
+    ``PAYMENTS_GATEWAY_RETRY_BASE_SECONDS`` · 2^(attempt-1), capped."""
+    base = float(settings.PAYMENTS_GATEWAY_RETRY_BASE_SECONDS)
+    return min(float(settings.PAYMENTS_GATEWAY_RETRY_MAX_SECONDS), base * 2 ** max(0, attempt - 1))
+
+
+def gateway_job_options(*, calls: int = 1) -> dict[str, Any]:
+    """The retry options of a call-out job making ``calls`` gateway calls per attempt."""
+    return {
+        "max_attempts": int(settings.PAYMENTS_GATEWAY_MAX_ATTEMPTS),
+        "claim_timeout_seconds": max(
+            60.0, (calls + 1) * float(settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS)
+        ),
+        "backoff_seconds": gateway_backoff_seconds,
+    }
+
+
 payment_initiate = outbox_callout_task(
     INITIATE_TASK,
     call_out=payment_call_gateway,
     settle=payment_settle,
     give_up=payment_give_up,
-    max_attempts=int(settings.PAYMENTS_GATEWAY_MAX_ATTEMPTS),
-    claim_timeout_seconds=max(60.0, 2 * float(settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS)),
-    backoff_seconds=lambda attempt: float(
-        min(
-            float(settings.PAYMENTS_GATEWAY_RETRY_MAX_SECONDS),
-            float(settings.PAYMENTS_GATEWAY_RETRY_BASE_SECONDS) * 2 ** max(0, attempt - 1),
-        )
-    ),
+    **gateway_job_options(),
 )
 
 

@@ -16,7 +16,6 @@ import logging
 import time
 from typing import Any, Literal
 
-from django.conf import settings
 from prometheus_client import Counter
 
 from tally.payments.exceptions import GatewayUnavailableError
@@ -26,6 +25,7 @@ from tally.payments.lock_objects import payment_lock
 from tally.payments.metrics import GATEWAY_SECONDS
 from tally.payments.models import IN_FLIGHT, Payment, PaymentEventKind, PaymentStatus
 from tally.payments.services import (
+    gateway_job_options,
     gateway_payment_of,
     payment_apply_answer,
     payment_event_record,
@@ -165,12 +165,5 @@ sslcommerz_validate = outbox_callout_task(
     call_out=sslcommerz_call_validation,
     settle=sslcommerz_settle_validation,
     give_up=sslcommerz_give_up_validation,
-    max_attempts=int(settings.PAYMENTS_GATEWAY_MAX_ATTEMPTS),
-    claim_timeout_seconds=max(60.0, 3 * float(settings.PAYMENTS_GATEWAY_TIMEOUT_SECONDS)),
-    backoff_seconds=lambda attempt: float(
-        min(
-            float(settings.PAYMENTS_GATEWAY_RETRY_MAX_SECONDS),
-            float(settings.PAYMENTS_GATEWAY_RETRY_BASE_SECONDS) * 2 ** max(0, attempt - 1),
-        )
-    ),
+    **gateway_job_options(calls=2),
 )
