@@ -28,5 +28,7 @@ CELERY_TASK_DEFAULT_QUEUE = f"tally-test-{TEST_RUN_ID}"
 # it starts, not to var/media.
 MEDIA_ROOT = VAR_DIR / "test-media" / TEST_RUN_ID
 # Limits are exercised by their own tests (override_settings); elsewhere they stay out of the way.
-TALLY_RATE_LIMITS = {name: "off" for name in ("money", "write", "read", "login", "register")}
+TALLY_RATE_LIMITS = {
+    name: "off" for name in ("money", "write", "read", "login", "login_address", "register")
+}
 TALLY_DEMO_DATA = False

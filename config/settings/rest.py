@@ -32,6 +32,7 @@ TALLY_RATE_LIMITS = {
     "write": env.str("RATE_LIMIT_WRITE", default="300/min"),
     "read": env.str("RATE_LIMIT_READ", default="1200/min"),
     "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),
+    "login_address": env.str("RATE_LIMIT_LOGIN_ADDRESS", default="30/min"),
     "register": env.str("RATE_LIMIT_REGISTER", default="20/hour"),
 }
 

@@ -149,6 +149,32 @@ def test_login_is_throttled(api_client: APIClient) -> None:
     assert int(response["Retry-After"]) >= 1
 
 
+@override_settings(TALLY_RATE_LIMITS={"login": "3/min", "login_address": "5/min"})
+def test_login_spraying_many_emails_from_one_address_is_throttled(api_client: APIClient) -> None:
+    # given: twelve accounts, each tried once from the same address
+    emails = [f"user{number}@example.com" for number in range(12)]
+    for email in emails:
+        VendorFactory(user__email=email)
+    # when
+    statuses = [
+        api_client.post("/api/v1/auth/login/", {"email": email, "password": "wrong"}).status_code
+        for email in emails
+    ]
+    # then: the address's budget runs out whatever the email
+    assert statuses == [401] * 5 + [429] * 7
+    right = api_client.post("/api/v1/auth/login/", {"email": emails[0], "password": PASSWORD})
+    assert right.status_code == 429
+    assert right.json()["code"] == "rate_limited"
+    assert int(right["Retry-After"]) >= 1
+    # another address keeps its own budget
+    elsewhere = api_client.post(
+        "/api/v1/auth/login/",
+        {"email": emails[0], "password": PASSWORD},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert elsewhere.status_code == 200
+
+
 def test_refresh_rotates_and_old_refresh_is_refused(api_client: APIClient) -> None:
     VendorFactory(user__email="v@example.com")
     first = login(api_client, "v@example.com")
