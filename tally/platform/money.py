@@ -22,7 +22,8 @@ _SCALE = 10**MINOR_UNITS
 MAX_AMOUNT_MINOR = 10**13
 # Longer input is refused before it is parsed, so a huge string costs nothing.
 _MAX_INPUT_LENGTH = 32
-_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d{1,2})?$")
+# ASCII digits only: ``\d`` (and ``Decimal``) would also take Arabic-Indic or fullwidth digits.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?", re.ASCII)
 
 
 class InvalidMoneyError(ValueError):
@@ -42,7 +43,7 @@ def to_minor(value: Decimal | str | int) -> int:
         return value * _SCALE
     if isinstance(value, str):
         text = value.strip()
-        if len(text) > _MAX_INPUT_LENGTH or not _PLAIN_DECIMAL.match(text):
+        if len(text) > _MAX_INPUT_LENGTH or not _PLAIN_DECIMAL.fullmatch(text):
             raise InvalidMoneyError("Enter an amount like 450.00.")
         value = Decimal(text)
     if not value.is_finite():
@@ -71,8 +72,10 @@ class MoneyField(serializers.Field):
     writes minor units as ``"450.00"``.
 
     Input must be positive unless ``allow_zero`` is set, at most two decimal places, finite
-    and at most ``MAX_AMOUNT_MINOR``. A JSON number is accepted when its shortest decimal
-    form has at most two places (``0.1 + 0.2`` is refused, not rounded).
+    and at most ``MAX_AMOUNT_MINOR``, written in ASCII digits without an exponent. A JSON
+    number is accepted when it is written so (``450.5``; ``1e2`` is refused) and a float
+    when its shortest decimal form has at most two places (``0.1 + 0.2`` is refused, not
+    rounded).
     """
 
     default_error_messages = {
@@ -88,8 +91,10 @@ class MoneyField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, float):
-            # repr() is the shortest string that round-trips, i.e. what the client wrote.
-            data = repr(data)
+            # A JSON number keeps the literal the client wrote (tally.platform.api.parsers), so
+            # "1E-2" is refused like the string "1E-2"; otherwise repr() is the shortest
+            # string that round-trips.
+            data = getattr(data, "literal", None) or repr(data)
         if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
             self.fail("invalid")
         try:

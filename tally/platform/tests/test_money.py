@@ -40,6 +40,12 @@ def test_to_minor_is_exact(value: Any, expected: int) -> None:
     [
         "1.001",
         "1e3",
+        "1E-2",
+        "1e2",
+        "\u0661\u0660",
+        "\uff11\uff10",
+        "1\u0660.00",
+        "10.\u0660\u0660",
         "abc",
         "",
         "1.",
@@ -114,6 +120,9 @@ def test_money_field_reads_amounts_as_minor_units(raw: Any, expected: int) -> No
         (float("inf"), "invalid"),
         (float("nan"), "invalid"),
         ("1e5", "invalid"),
+        ("1E-2", "invalid"),
+        ("\u0661\u0660", "invalid"),
+        ("\uff11\uff10", "invalid"),
         ("12,50", "invalid"),
         (True, "invalid"),
         (None, "null"),
@@ -143,3 +152,47 @@ def test_money_field_may_allow_zero_but_never_negative() -> None:
 def test_money_field_writes_two_decimal_strings() -> None:
     assert PaymentSerializer({"amount": 45_000}).data == {"amount": "450.00"}
     assert PaymentSerializer({"amount": 7}).data == {"amount": "0.07"}
+
+
+@pytest.mark.parametrize("literal", ["1E-2", "1e2", "1.5e1", "100E0"])
+def test_money_field_refuses_a_json_number_with_an_exponent(literal: str) -> None:
+    from tally.platform.api.parsers import JSONNumber
+
+    data = PaymentSerializer(data={"amount": JSONNumber(literal)})
+    assert not data.is_valid()
+    assert data.errors["amount"][0].code == "invalid"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"amount": "\u0661\u0660", "reason": "x"}',
+        '{"amount": "\uff11\uff10", "reason": "x"}',
+        '{"amount": "1E-2", "reason": "x"}',
+        '{"amount": 1E-2, "reason": "x"}',
+        '{"amount": 1e2, "reason": "x"}',
+    ],
+)
+def test_an_amount_in_other_digits_or_with_an_exponent_is_refused_by_the_api(
+    admin_client: Any, vendor: Any, body: str
+) -> None:
+    response = admin_client.generic(
+        "POST", f"/api/v1/vendors/{vendor.pk}/credit/", body, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    problem = response.json()
+    assert problem["code"] == "validation_error"
+    assert [error["field"] for error in problem["errors"]] == ["amount"]
+
+
+@pytest.mark.django_db
+def test_a_json_number_amount_written_plainly_is_accepted_by_the_api(
+    admin_client: Any, vendor: Any
+) -> None:
+    response = admin_client.post(
+        f"/api/v1/vendors/{vendor.pk}/credit/",
+        '{"amount": 12.5, "reason": "x"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
