@@ -3,21 +3,62 @@
 Profiles and API keys are read-only here: they change through services (with their checks
 and audit rows), so a form can neither store an unnormalised phone nor skip the audit.
 Staff accounts and passwords stay editable through Django's user admin.
+
+The admin's sign-in form counts each attempt against the API's sign-in limits (per client
+address, and per address and email; see tally.identity.throttles), so the admin is not a way
+around them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tally.identity import services
 from tally.identity.models import ApiKey, CustomerProfile, PartnerProfile, User, VendorProfile
+from tally.identity.throttles import LoginThrottle, login_attempt_hit
 from tally.platform.admin import ReadOnlyAdmin
+
+logger = logging.getLogger(__name__)
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin sign-in form, refused before any password check once a limit is reached."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "rate_limited": "Too many sign-in attempts. Try again in %(seconds)s seconds.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        if self.request is not None:
+            # The API's notion of the client address (trusted proxies); it reads only META.
+            address = str(LoginThrottle().get_ident(self.request))  # type: ignore[arg-type]
+            email = str(self.cleaned_data.get("username") or "")
+            decision = login_attempt_hit(address=address, email=email)
+            if decision is not None and not decision.allowed:
+                logger.warning(
+                    "admin sign-in refused: too many attempts",
+                    extra={"client_address": address, "email": email[:254].strip().lower()},
+                )
+                raise ValidationError(
+                    self.error_messages["rate_limited"],
+                    code="rate_limited",
+                    params={"seconds": decision.reset_seconds},
+                )
+        return super().clean()
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.contrib.auth.models import Permission
-from django.test import Client
+from django.test import Client, override_settings
 
 from tally.identity.models import ApiKey, CustomerProfile, Role, User, VendorProfile
-from tally.identity.tests.factories import CustomerFactory, PartnerFactory, UserFactory
+from tally.identity.tests.factories import (
+    PASSWORD,
+    CustomerFactory,
+    PartnerFactory,
+    UserFactory,
+)
 from tally.platform.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +130,52 @@ def test_the_partner_page_never_shows_the_signing_secret(admin_user: User) -> No
     assert page.status_code == 200
     assert "Acme Airtime" in page.content.decode()
     assert "partner-signing-secret" not in page.content.decode()
+
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_sign_in(client: Client, email: str, password: str) -> int:
+    response = client.post(
+        ADMIN_LOGIN, {"username": email, "password": password, "next": "/admin/"}
+    )
+    return response.status_code
+
+
+@override_settings(TALLY_RATE_LIMITS={"login": "10/min", "login_address": "30/min"})
+def test_the_admin_sign_in_is_throttled_like_the_api(
+    admin_user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: fifteen wrong passwords from one address
+    client = Client()
+    wrong = [admin_sign_in(client, admin_user.email, "wrong") for _ in range(15)]
+    # when: the right one, within the window
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tally.identity.admin"):
+        response = client.post(
+            ADMIN_LOGIN, {"username": admin_user.email, "password": PASSWORD, "next": "/admin/"}
+        )
+    # then: refused with a clear message, not signed in, and logged
+    assert wrong == [200] * 15
+    assert response.status_code == 200
+    assert "Too many sign-in attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
+    assert [record.getMessage() for record in caplog.records] == [
+        "admin sign-in refused: too many attempts"
+    ]
+    # another address still signs in
+    elsewhere = Client(REMOTE_ADDR="198.51.100.7")
+    assert admin_sign_in(elsewhere, admin_user.email, PASSWORD) == 302
+    assert elsewhere.get("/admin/").status_code == 200
+
+
+@override_settings(TALLY_RATE_LIMITS={"login": "10/min", "login_address": "5/min"})
+def test_the_admin_sign_in_counts_attempts_per_address_whatever_the_email(
+    admin_user: User,
+) -> None:
+    client = Client()
+    for number in range(5):
+        admin_sign_in(client, f"staff{number}@example.com", "wrong")
+    assert admin_sign_in(client, admin_user.email, PASSWORD) == 200
+    assert "_auth_user_id" not in client.session
