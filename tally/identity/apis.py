@@ -45,6 +45,16 @@ def _vendor_body(vendor: VendorProfile) -> dict[str, Any]:
     return dict(VendorOutputSerializer(vendor).data)
 
 
+class SecretResponseApiView(ApiView):
+    """A view whose answers can carry a secret shown once (tokens, keys): ``no-store``, so
+    no browser, proxy or shared cache keeps a copy."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
 # --- auth -------------------------------------------------------------------------------
 
 
@@ -75,7 +85,7 @@ class RegisterApi(ApiView):
         return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-class LoginApi(ApiView):
+class LoginApi(SecretResponseApiView):
     idempotency_redact = ("access", "refresh")
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -105,7 +115,7 @@ class LoginApi(ApiView):
         return Response(tokens.validated_data)
 
 
-class RefreshApi(ApiView):
+class RefreshApi(SecretResponseApiView):
     idempotency_redact = ("access", "refresh")
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -214,7 +224,7 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
-class ApiKeyListApi(ApiView):
+class ApiKeyListApi(SecretResponseApiView):
     # The secret is shown once; a replayed creation answers "key": null.
     idempotency_redact = ("key",)
     permission_classes = (IsVendorOrPartner,)

@@ -33,6 +33,19 @@ def test_create_shows_key_once_and_stores_only_its_hash(
     assert "key" not in vendor_client.get(f"/api/v1/api-keys/{body['id']}/").json()
 
 
+def test_the_created_key_is_never_stored_by_caches(vendor_client: APIClient) -> None:
+    # when: a creation, and its replay under the same Idempotency-Key
+    headers = {"HTTP_IDEMPOTENCY_KEY": "key-create-1"}
+    created = vendor_client.post("/api/v1/api-keys/", {"name": "till"}, **headers)
+    replayed = vendor_client.post("/api/v1/api-keys/", {"name": "till"}, **headers)
+    # then
+    assert (created.status_code, replayed.status_code) == (201, 201)
+    assert created.json()["key"]
+    assert created["Cache-Control"] == "no-store"
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed["Cache-Control"] == "no-store"
+
+
 def test_api_key_authenticates_and_records_last_use(
     vendor_client: APIClient, vendor: VendorProfile
 ) -> None:

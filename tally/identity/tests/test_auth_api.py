@@ -186,6 +186,20 @@ def test_refresh_rotates_and_old_refresh_is_refused(api_client: APIClient) -> No
     assert replay.json()["code"] == "not_authenticated"
 
 
+def test_token_responses_are_never_stored_by_caches(api_client: APIClient) -> None:
+    # given
+    VendorFactory(user__email="v@example.com")
+    # when
+    signed_in = api_client.post(
+        "/api/v1/auth/login/", {"email": "v@example.com", "password": PASSWORD}
+    )
+    refreshed = api_client.post("/api/v1/auth/refresh/", {"refresh": signed_in.json()["refresh"]})
+    # then
+    assert (signed_in.status_code, refreshed.status_code) == (200, 200)
+    assert signed_in["Cache-Control"] == "no-store"
+    assert refreshed["Cache-Control"] == "no-store"
+
+
 def test_logged_out_refresh_token_is_refused(api_client: APIClient) -> None:
     VendorFactory(user__email="v@example.com")
     tokens = login(api_client, "v@example.com")
