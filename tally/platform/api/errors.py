@@ -190,6 +190,11 @@ def problem_response(
 
 # Django-level handlers (config/urls.py): errors raised outside DRF views are problems too.
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        # Django answers a body over DATA_UPLOAD_MAX_MEMORY_SIZE read outside DRF (a form
+        # POST, the admin's login) with its 400 handler; it is the same 413 as in the API.
+        body, _ = problem_for_exception(exception, request.path)
+        return JsonResponse(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
     return problem_response(
         request, status=400, code="bad_request", title="Bad request", detail="Bad request."
     )

@@ -126,3 +126,35 @@ def test_a_forged_cursor_position_is_a_400(admin_client: APIClient) -> None:
     response = admin_client.get(f"/api/v1/credit-requests/?cursor={forged}")
     body = assert_problem(response, 400, "validation_error")
     assert body["errors"][0]["field"] == "cursor"
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000)
+def test_a_body_over_the_limit_without_an_idempotency_key_is_a_413_on_login(
+    api_client: APIClient,
+) -> None:
+    body = '{"email": "' + "a" * 5_000 + '@example.com", "password": "x"}'
+    response = api_client.generic(
+        "POST", "/api/v1/auth/login/", body, content_type="application/json"
+    )
+    assert_problem(response, 413, "request_too_large")
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000)
+def test_a_body_over_the_limit_without_an_idempotency_key_is_a_413_when_signed_in(
+    admin_client: APIClient, vendor
+) -> None:
+    body = '{"amount": "1.00", "reason": "' + "a" * 5_000 + '"}'
+    response = admin_client.generic(
+        "POST", f"/api/v1/vendors/{vendor.pk}/credit/", body, content_type="application/json"
+    )
+    assert_problem(response, 413, "request_too_large")
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000)
+def test_a_form_body_over_the_limit_outside_the_api_is_a_413() -> None:
+    response = Client().post(
+        "/admin/login/",
+        "username=" + "a" * 5_000 + "&password=x",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_problem(response, 413, "request_too_large")
