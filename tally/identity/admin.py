@@ -136,4 +136,6 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
     list_display = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
     search_fields = ("prefix", "name", "user__email")
+    # The digest would let anyone who reads the page test guesses offline; the prefix names it.
+    exclude = ("key_hash",)
     list_select_related = ("user",)

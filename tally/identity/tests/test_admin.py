@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import pytest
@@ -130,6 +131,23 @@ def test_the_partner_page_never_shows_the_signing_secret(admin_user: User) -> No
     assert page.status_code == 200
     assert "Acme Airtime" in page.content.decode()
     assert "partner-signing-secret" not in page.content.decode()
+
+
+def test_the_api_key_pages_never_show_the_key_digest(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # given
+    digest = hashlib.sha256(b"tk_live_the-whole-key").hexdigest()
+    api_key = ApiKey.objects.create(user=vendor.user, name="till", prefix="tk_ab", key_hash=digest)
+    client = login(admin_user)
+    # when
+    listing = client.get("/admin/identity/apikey/")
+    page = client.get(f"/admin/identity/apikey/{api_key.pk}/change/")
+    # then
+    assert (listing.status_code, page.status_code) == (200, 200)
+    assert "tk_ab" in page.content.decode()
+    assert digest not in listing.content.decode()
+    assert digest not in page.content.decode()
 
 
 ADMIN_LOGIN = "/admin/login/"
