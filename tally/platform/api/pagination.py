@@ -5,8 +5,10 @@ A cursor encodes the position in the ordering, so page N costs what page 1 costs
 
 from __future__ import annotations
 
+from base64 import b64encode
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
@@ -28,9 +30,15 @@ class CursorPagination(pagination.CursorPagination):
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
         # A cursor the client mangled is bad input (400), not a missing resource (DRF: 404).
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound as exc:
             raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc
+        # DRF ignores unknown keys, reads any integer as "reverse" and caps the offset, so a
+        # mangled cursor that still decodes would silently mean page 1: only a cursor this
+        # paginator could have written (the same text, re-encoded) is one.
+        if cursor is not None and _encoded(cursor) != request.query_params[self.cursor_query_param]:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]})
+        return cursor
 
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
@@ -43,6 +51,18 @@ class CursorPagination(pagination.CursorPagination):
             if request.query_params.get(self.cursor_query_param) is None:
                 raise
             raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc
+
+
+def _encoded(cursor: pagination.Cursor) -> str:
+    """The cursor text DRF's ``encode_cursor`` writes for ``cursor``."""
+    tokens: dict[str, str] = {}
+    if cursor.offset != 0:
+        tokens["o"] = str(cursor.offset)
+    if cursor.reverse:
+        tokens["r"] = "1"
+    if cursor.position is not None:
+        tokens["p"] = str(cursor.position)
+    return b64encode(urlencode(tokens, doseq=True).encode("ascii")).decode("ascii")
 
 
 CURSOR_PARAMETERS = [

@@ -158,3 +158,42 @@ def test_a_form_body_over_the_limit_outside_the_api_is_a_413() -> None:
         content_type="application/x-www-form-urlencoded",
     )
     assert_problem(response, 413, "request_too_large")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/credit-requests/", "/api/v1/vendors/"])
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        b"x=1",
+        b"zz=garbage&yy=1",
+        b"o=abc",
+        b"r=2",
+        b"r=0",
+        b"o=0",
+        b"o=-1",
+        b"o=5000",
+        b"r=1&r=1",
+        b"o=2&zz=1",
+    ],
+)
+def test_a_mangled_cursor_that_still_decodes_is_a_400(
+    admin_client: APIClient, path: str, decoded: bytes
+) -> None:
+    import base64
+
+    cursor = base64.b64encode(decoded).decode()
+    body = assert_problem(admin_client.get(path, {"cursor": cursor}), 400, "validation_error")
+    assert [error["field"] for error in body["errors"]] == ["cursor"]
+
+
+def test_a_cursor_the_api_wrote_still_pages_both_ways(admin_client: APIClient) -> None:
+    from tally.identity.tests.factories import VendorFactory
+
+    VendorFactory.create_batch(3)
+    first = admin_client.get("/api/v1/vendors/", {"page_size": 1}).json()
+    second = admin_client.get(first["next"]).json()
+    assert second["results"]
+    assert second["results"] != first["results"]
+    back = admin_client.get(second["previous"])
+    assert back.status_code == 200, back.content
+    assert back.json()["results"] == first["results"]
