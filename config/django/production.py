@@ -38,6 +38,10 @@ def checked_secret_key(key: str) -> str:
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = checked_secret_key(env.str("SECRET_KEY"))
+# /metrics answers only "Authorization: Bearer <METRICS_TOKEN>" (tally.platform.metrics).
+METRICS_TOKEN = env.str("METRICS_TOKEN")
+if len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 random characters.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TALLY_DEMO_DATA = False

@@ -74,3 +74,18 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     result = run_with_production_settings(code)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("token", ["", "short-token"])
+def test_production_settings_require_a_metrics_token(token: str) -> None:
+    result = run_with_production_settings(LOAD, METRICS_TOKEN=token)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "METRICS_TOKEN" in result.stderr
+
+
+def test_production_settings_protect_metrics_with_the_token() -> None:
+    code = "from django.conf import settings; print(settings.METRICS_TOKEN)"
+    result = run_with_production_settings(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == STRONG_METRICS_TOKEN
