@@ -28,7 +28,7 @@ def settle(account: Account, amount_minor: int, **transfer: str) -> None:
             credit_account=services.account_system(kind=testing.SETTLEMENT),
             amount_minor=amount_minor,
             code=testing.PAYMENT,
-            **transfer,  # type: ignore[arg-type]
+            **transfer,
         )
 
 
@@ -61,10 +61,10 @@ def test_cached_balance_follows_a_reservation_its_post_and_its_void() -> None:
     posted, voided = reserve(400), reserve(100)
     assert cached_balance(account) == (1_000, 500)
     with transaction.atomic():
-        services.transfer_post_pending(pending=posted, amount_minor=250)  # type: ignore[arg-type]
+        services.transfer_post_pending(pending=posted, amount_minor=250)
     assert cached_balance(account) == (750, 100)
     with transaction.atomic():
-        services.transfer_void_pending(pending=voided)  # type: ignore[arg-type]
+        services.transfer_void_pending(pending=voided)
     assert cached_balance(account) == (750, 0) == testing.position(account)[:2]
 
 
