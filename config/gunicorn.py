@@ -13,6 +13,11 @@ keepalive = 5
 # problem+json contract; let Django see them (and answer 400/404 as JSON). The load balancer
 # in front bounds request sizes in production (docs/operations.md).
 limit_request_line = 0
+# Likewise a header line over gunicorn's 8190-byte default (a long bearer token, a big
+# cookie) would get its HTML 431: up to 16 KB reach Django, which answers problem+json
+# (401 for a bad token). Longer ones still get gunicorn's 431; the proxy in front should
+# refuse them first (docs/operations.md).
+limit_request_field_size = 16 * 1024
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") == "1" else None
 access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":%(B)s,"duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'
 
