@@ -91,6 +91,8 @@ def django_environment(services: Services, *, pool_max_size: int) -> dict[str, s
         "DATABASE_URL": services.database_url,
         "REDIS_URL": services.redis_url,
         "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+        # Production settings require a /metrics token (the bench does not scrape it).
+        "METRICS_TOKEN": "bench-only-metrics-token-0123456789abcdef",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "CACHE_KEY_PREFIX": "tally-bench",

@@ -45,16 +45,6 @@ def _vendor_body(vendor: VendorProfile) -> dict[str, Any]:
     return dict(VendorOutputSerializer(vendor).data)
 
 
-class SecretResponseApiView(ApiView):
-    """A view whose answers can carry a secret shown once (tokens, keys): ``no-store``, so
-    no browser, proxy or shared cache keeps a copy."""
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        return response
-
-
 # --- auth -------------------------------------------------------------------------------
 
 
@@ -85,7 +75,7 @@ class RegisterApi(ApiView):
         return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-class LoginApi(SecretResponseApiView):
+class LoginApi(ApiView):
     idempotency_redact = ("access", "refresh")
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -115,7 +105,7 @@ class LoginApi(SecretResponseApiView):
         return Response(tokens.validated_data)
 
 
-class RefreshApi(SecretResponseApiView):
+class RefreshApi(ApiView):
     idempotency_redact = ("access", "refresh")
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -224,7 +214,7 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
-class ApiKeyListApi(SecretResponseApiView):
+class ApiKeyListApi(ApiView):
     # The secret is shown once; a replayed creation answers "key": null.
     idempotency_redact = ("key",)
     permission_classes = (IsVendorOrPartner,)

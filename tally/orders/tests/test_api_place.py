@@ -69,6 +69,8 @@ def test_a_guest_places_an_order_without_an_account(api_client: APIClient) -> No
     assert body == order_expected_body(order)
     assert response["ETag"] == '"1"'
     assert response["Location"] == f"/api/v1/orders/{order.pk}/"
+    # The access token is shown once: no cache may keep the answer.
+    assert response["Cache-Control"] == "no-store"
     assert (body["status"], body["customer_id"], body["email"], body["name"]) == (
         "pending",
         None,

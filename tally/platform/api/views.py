@@ -24,6 +24,8 @@ IN_PROGRESS_RETRY_AFTER_SECONDS = 1
 
 class ApiView(APIView):
     # Top-level response fields never stored for replay (secrets shown once); replays show null.
+    # A view that names any also answers ``Cache-Control: no-store``, so no browser, proxy or
+    # shared cache keeps a copy of the secret.
     idempotency_redact: ClassVar[tuple[str, ...]] = ()
     # Route class for rate limits of unsafe methods ("money", "write", …); see RouteClassThrottle.
     rate_limit_class: ClassVar[str | None] = None
@@ -102,4 +104,6 @@ class ApiView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         for name, value in rate_limit_headers(request).items():
             response[name] = value
+        if self.idempotency_redact:
+            response["Cache-Control"] = "no-store"
         return response
