@@ -132,7 +132,7 @@ def test_twenty_concurrent_approvals_over_http_and_admin_credit_once(celery_work
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redelivered_credit_job_credits_once() -> None:
+def test_redelivered_credit_job_credits_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker killed after its transaction committed but before it acknowledged the task
     gets the task redelivered: the processed marker committed with the credit, so the second
     run is a no-op. Here the same message is executed three times by real task code."""
@@ -144,9 +144,13 @@ def test_redelivered_credit_job_credits_once() -> None:
     )
     services.credit_request_approve(actor=admin, credit_request=credit_request)
     message = OutboxMessage.objects.get()
+    # A run that fails fails the test (no eager retry until it happens to pass).
+    monkeypatch.setattr(services.credit_request_credit, "max_retries", 0)
     # when
     for _ in range(3):
-        services.credit_request_credit.apply(kwargs={"message_id": message.id, **message.payload})
+        services.credit_request_credit.apply(
+            kwargs={"message_id": message.id, **message.payload}
+        ).get()
     # then
     credit_request.refresh_from_db()
     assert credit_request.status == CreditRequestStatus.APPROVED
@@ -155,7 +159,7 @@ def test_redelivered_credit_job_credits_once() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_messages_for_one_request_still_credit_once() -> None:
+def test_two_messages_for_one_request_still_credit_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # given: a second job for the same request (e.g. an operator re-enqueued it by hand)
     vendor = VendorFactory()
     credit_request = CreditRequest.objects.create(
@@ -169,9 +173,12 @@ def test_two_messages_for_one_request_still_credit_once() -> None:
             task_name=services.CREDIT_REQUEST_TASK,
             payload={"credit_request_id": str(credit_request.pk)},
         )
-    # when
+    monkeypatch.setattr(services.credit_request_credit, "max_retries", 0)
+    # when: both run, neither fails
     for message in OutboxMessage.objects.order_by("id"):
-        services.credit_request_credit.apply(kwargs={"message_id": message.id, **message.payload})
+        services.credit_request_credit.apply(
+            kwargs={"message_id": message.id, **message.payload}
+        ).get()
     # then
     assert balance_of(vendor) == 500
     assert Transfer.objects.filter(code=CREDIT_REQUEST).count() == 1
