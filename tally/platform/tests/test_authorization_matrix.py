@@ -41,7 +41,7 @@ from tally.identity.tests.factories import (
     VendorFactory,
 )
 from tally.invoices.services import invoice_issue
-from tally.offers.testing import offer_make, subscription_make
+from tally.offers.testing import customer_fund, customer_wallet, offer_make, subscription_make
 from tally.orders.selectors import order_get_for_actor
 from tally.orders.testing import order_confirm_for_test, order_place_for_test
 from tally.payments.models import Payment, PaymentStatus
@@ -132,7 +132,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("offer-detail", "get"): EVERYONE,
     ("offer-detail", "patch"): frozenset({ADMIN}),
     ("activation-list", "post"): frozenset({CUSTOMER}),
-    # No activation, refund, ledger entry, operation or partner reference in the world:
+    # No activation, refund, operation or partner reference in the world:
     # random ids, 404 to whoever may look.
     ("activation-detail", "get"): NOBODY,
     ("account-balance", "get"): frozenset({CUSTOMER}),
@@ -140,7 +140,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("account-subscription-detail", "get"): frozenset({CUSTOMER}),
     ("account-subscription-detail", "patch"): frozenset({CUSTOMER}),
     ("account-transactions", "get"): frozenset({CUSTOMER}),
-    ("account-transaction-detail", "get"): NOBODY,
+    ("account-transaction-detail", "get"): frozenset({CUSTOMER}),
     ("partner-activation-create", "post"): frozenset({PARTNER}),
     ("partner-activation-validate", "get"): NOBODY,
     ("service-list", "get"): EVERYONE,
@@ -245,6 +245,8 @@ def _side(vendor: VendorProfile, phone: str, offer_id: str) -> dict[str, str]:
         captured_at=timezone.now(),
     )
     invoice_issue(payment_id=str(captured.pk))
+    # One entry on the customer's wallet.
+    wallet_entry = customer_fund(customer, 1_00).entries.get(account=customer_wallet(customer))
     cash_order = order_place_for_test(lines=[(variant, 1)], customer=customer).order
     cash = payment_start(
         access=order_get_for_actor(actor=customer.user, order_id=cash_order.pk),
@@ -264,6 +266,7 @@ def _side(vendor: VendorProfile, phone: str, offer_id: str) -> dict[str, str]:
         "offer_id": offer_id,
         "paid_order_id": str(paid_order.pk),
         "payment_id": str(cash.pk),
+        "entry_id": str(wallet_entry.pk),
         "customer_user": str(customer.user.pk),
     }
 
