@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tally.platform.local_server import loopback_server, serving_in_thread
+
 logger = logging.getLogger(__name__)
 
 ACTIVATIONS_PATH = "/v1/activations"
@@ -156,9 +158,7 @@ def provider_simulator_server(
     simulator: ProviderSimulator, *, host: str = "127.0.0.1", port: int = 0
 ) -> ThreadingHTTPServer:
     """A server for ``simulator`` bound to ``host:port`` (0: a free port); sets its url."""
-    server = ThreadingHTTPServer((host, port), _handler(simulator))
-    server.daemon_threads = True
-    simulator.url = f"http://{host}:{server.server_address[1]}"
+    server, simulator.url = loopback_server(_handler(simulator), host=host, port=port)
     return server
 
 
@@ -166,14 +166,8 @@ def provider_simulator_server(
 def provider_simulator_run(**options: Any) -> Iterator[ProviderSimulator]:
     """Serve a :class:`ProviderSimulator` on a free loopback port, in a thread."""
     simulator = ProviderSimulator(**options)
-    server = provider_simulator_server(simulator)
-    thread = threading.Thread(target=server.serve_forever, name="provider-simulator", daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(provider_simulator_server(simulator), name="provider-simulator"):
         yield simulator
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def main() -> None:

@@ -56,6 +56,8 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tally.platform.local_server import loopback_server, serving_in_thread
+
 logger = logging.getLogger(__name__)
 
 SESSION_PATH = "/gwprocess/v4/api.php"
@@ -618,9 +620,7 @@ def sslcommerz_sandbox_server(
     sandbox: SslcommerzSandbox, *, host: str = "127.0.0.1", port: int = 0
 ) -> ThreadingHTTPServer:
     """A server for ``sandbox`` bound to ``host:port`` (0: a free port); sets its url."""
-    server = ThreadingHTTPServer((host, port), _handler(sandbox))
-    server.daemon_threads = True
-    sandbox.url = f"http://{host}:{server.server_address[1]}"
+    server, sandbox.url = loopback_server(_handler(sandbox), host=host, port=port)
     return server
 
 
@@ -628,14 +628,8 @@ def sslcommerz_sandbox_server(
 def sslcommerz_sandbox_run(**options: Any) -> Iterator[SslcommerzSandbox]:
     """Serve a :class:`SslcommerzSandbox` on a free loopback port, in a thread."""
     sandbox = SslcommerzSandbox(**options)
-    server = sslcommerz_sandbox_server(sandbox)
-    thread = threading.Thread(target=server.serve_forever, name="sslcommerz-sandbox", daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(sslcommerz_sandbox_server(sandbox), name="sslcommerz-sandbox"):
         yield sandbox
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def main() -> None:
