@@ -14,7 +14,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -26,6 +29,12 @@ logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # A URN, not a URL: the codes are documented in docs/api.md, not served one page each.
 PROBLEM_TYPE_BASE = "urn:tally:problem:"
+# A backing service unreachable or gone away mid-request (PostgreSQL restarting, a pool with
+# no free connection in time, Redis down where nothing fails open). The transaction rolled
+# back, or (connection lost at commit) its fate is unknown: the client retries with the same
+# Idempotency-Key, which answers an applied request as before.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+UNAVAILABLE_RETRY_AFTER_SECONDS = 1
 
 # DRF exception class -> (code, title). Anything not listed uses its own default_code.
 _DRF_CODES: dict[type[drf.APIException], tuple[str, str]] = {
@@ -124,6 +133,16 @@ def problem_for_exception(
             instance=path,
         )
         return body, headers
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        body = problem(
+            status=503,
+            code="service_unavailable",
+            title="Service unavailable",
+            detail="A service Tally depends on is briefly unavailable. Retry with the same "
+            "Idempotency-Key: a request that was applied is answered as before, never twice.",
+            instance=path,
+        )
+        return body, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -169,7 +188,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     path = request.get_full_path() if request is not None else None
     body, headers = problem_for_exception(exc, path)
-    if body["status"] >= 500:
+    if body["status"] == 503:
+        # Expected during an outage: one line per request, not a traceback each.
+        logger.warning("service unavailable: %s: %s", type(exc).__name__, str(exc)[:200])
+    elif body["status"] >= 500:
         logger.exception("unhandled error", exc_info=exc)
     set_rollback()
     response = Response(body, status=body["status"], headers=headers)

