@@ -9,7 +9,7 @@ from config.django.base import CACHES, DATABASES, STATIC_ROOT
 from config.env import VAR_DIR
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key-with-enough-length-for-hs256-signing"  # noqa: S105
+SECRET_KEY = "test-only-secret-key-with-enough-length-for-hs256-signing"  # noqa: S105  # nosec B105  # test settings only
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -37,11 +37,11 @@ from tally.platform.db import require_transaction
 
 _TABLE = connection.ops.quote_name(Variant._meta.db_table)
 _RESERVE_SQL = (
-    f"UPDATE {_TABLE} SET stock = stock - %s "  # noqa: S608 -- the table name is the model's
+    f"UPDATE {_TABLE} SET stock = stock - %s "  # noqa: S608  # nosec B608  # table and column names from the models; values are parameters
     "WHERE id = %s AND stock IS NOT NULL AND stock >= %s RETURNING stock"
 )
 _RELEASE_SQL = (
-    f"UPDATE {_TABLE} SET stock = stock + %s "  # noqa: S608
+    f"UPDATE {_TABLE} SET stock = stock + %s "  # noqa: S608  # nosec B608  # table and column names from the models; values are parameters
     "WHERE id = %s AND stock IS NOT NULL RETURNING stock"
 )
 

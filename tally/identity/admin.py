@@ -99,7 +99,7 @@ class VendorProfileAdmin(ReadOnlyAdmin):
         verb: str,
     ) -> None:
         actor = request.user
-        assert isinstance(actor, User)
+        assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
         for vendor in queryset:
             service(actor=actor, vendor=vendor)
         self.message_user(request, f"{verb} {queryset.count()} vendor(s).", messages.SUCCESS)

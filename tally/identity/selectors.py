@@ -207,7 +207,7 @@ _API_KEY_BY_PREFIX_SQL = f"""
       JOIN {User._meta.db_table} AS u ON u.id = k.user_id
       LEFT JOIN {VendorProfile._meta.db_table} AS v ON v.user_id = u.id
      WHERE k.prefix = %s
-"""  # noqa: S608 -- table and column names from the models, the value is a parameter
+"""  # noqa: S608  # nosec B608  # table and column names from the models; values are parameters
 
 
 def api_key_get_by_prefix(*, prefix: str) -> ApiKey | None:

@@ -40,7 +40,7 @@ _ACCOUNTS_BY_KIND_SQL = f"""
      WHERE currency = %(currency)s
        AND ((owner_id = %(owner)s AND kind = %(kind)s)
             OR (owner_id IS NULL AND kind = %(system_kind)s))
-"""  # noqa: S608 -- table and column names from the model, values are parameters
+"""  # noqa: S608  # nosec B608  # table and column names from the model; values are parameters
 
 
 def account_pair_find(

@@ -90,7 +90,7 @@ def notification_send(
     table = connection.ops.quote_name(Notification._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (id, user_id, recipient, kind, context, attachments, "  # noqa: S608
+            f"INSERT INTO {table} (id, user_id, recipient, kind, context, attachments, "  # noqa: S608  # nosec B608  # table and column names from the models; values are parameters
             "dedup_key, status, attempts, last_error, created_at) "
             "VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, 0, '', %s) "
             "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",

@@ -51,7 +51,7 @@ class OfferAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Offer, form: ModelForm, change: bool) -> None:
         actor = request.user
-        assert isinstance(actor, User)
+        assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
         values = {name: form.cleaned_data[name] for name in _EDITABLE if name in form.cleaned_data}
         if change:
             saved = catalog.offer_update(

@@ -60,7 +60,7 @@ class ProviderSimulator:
         self._fail_next = 0
         self._reject_next = 0
         self._stall_next: list[float] = []
-        self._random = random.Random(seed)  # noqa: S311 - a simulation, not security
+        self._random = random.Random(seed)  # noqa: S311  # nosec B311  # a simulation, not security
         self._lock = threading.Lock()
 
     def fail_next(self, count: int) -> None:

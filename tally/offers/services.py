@@ -374,7 +374,7 @@ def activation_call_provider(attempt: CallOutAttempt, *, activation_id: str) -> 
 
 def _count_on_commit(activation: Activation) -> None:
     outcome = str(activation.status)
-    assert activation.completed_at is not None
+    assert activation.completed_at is not None  # nosec B101  # type narrowing, not a check
     seconds = (activation.completed_at - activation.created_at).total_seconds()
 
     def count() -> None:
@@ -392,7 +392,7 @@ def _activation_succeed(
     period = timedelta(days=activation.offer.validity_days)
     renewal = subscription.started_at is not None
     if subscription.status == SubscriptionStatus.ACTIVE:
-        assert subscription.expires_at is not None
+        assert subscription.expires_at is not None  # nosec B101  # type narrowing, not a check
         old_expiry = subscription.expires_at
         new_expiry = max(old_expiry, now) + period
         Subscription.objects.filter(pk=subscription.pk).update(
@@ -431,7 +431,7 @@ def _activation_succeed(
     )
     live_status_record(activation=activation)
     _count_on_commit(activation)
-    assert subscription.expires_at is not None
+    assert subscription.expires_at is not None  # nosec B101  # type narrowing, not a check
     _notify(
         user=activation.customer.user,
         kind="subscription_renewed" if renewal else "activation_succeeded",
@@ -573,7 +573,7 @@ class ExpiryRun:
 def _auto_renewal_tried(subscription: Subscription) -> bool:
     """Whether an auto-renewal for the current period was already started (and failed, or
     the subscription would have moved on)."""
-    assert subscription.expires_at is not None
+    assert subscription.expires_at is not None  # nosec B101  # type narrowing, not a check
     return Activation.objects.filter(
         subscription=subscription,
         source=ActivationSource.AUTO_RENEW,
@@ -683,7 +683,7 @@ def subscription_remind_expiring(*, now: datetime | None = None) -> int:
             subscription = Subscription.objects.select_related("customer__user", "offer").get(
                 pk=subscription_id
             )
-            assert subscription.expires_at is not None
+            assert subscription.expires_at is not None  # nosec B101  # type narrowing, not a check
             _notify(
                 user=subscription.customer.user,
                 kind="subscription_expiring",

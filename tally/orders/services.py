@@ -385,7 +385,8 @@ def _end_before_payment(
         no_op_states=(to,),
     )
     if change.moved:
-        assert change.old in STOCK_HOLDING_STATES
+        if change.old not in STOCK_HOLDING_STATES:
+            raise RuntimeError(f"order {order.pk}: moved from {change.old}, which holds no stock")
         _release_stock(order)
     return change
 

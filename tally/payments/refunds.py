@@ -233,7 +233,8 @@ def _largest_remainder(amount: int, capacities: Sequence[int]) -> list[int]:
     whole units, each within its capacity, adding up exactly; leftover units go to the
     largest fractions, ties to the earlier bucket."""
     whole = sum(capacities)
-    assert 0 < amount <= whole
+    if not 0 < amount <= whole:
+        raise RuntimeError(f"cannot split {amount} over capacities totalling {whole}")
     shares = [amount * capacity // whole for capacity in capacities]
     order = sorted(
         range(len(capacities)), key=lambda index: (-(amount * capacities[index] % whole), index)
@@ -357,7 +358,7 @@ def _targets(
         account, paid = settled.vendors.get(vendor_id, (None, 0))
         vendor_part = _round_half_up(paid * refunded[vendor_id], total)
         if vendor_part:
-            assert account is not None
+            assert account is not None  # nosec B101  # type narrowing, not a check
             targets[account] += vendor_part
         targets[commission] += refunded[vendor_id] - vendor_part
     order_level_size = payment.amount - sum(line_totals.values())
@@ -429,7 +430,11 @@ def _reversal_parts(
         for account in accounts | set(targets)
     }
     parts = {account: amount for account, amount in parts.items() if amount}
-    assert sum(parts.values()) == allocation.total, (parts, allocation)
+    if sum(parts.values()) != allocation.total:
+        raise RuntimeError(
+            f"payment {payment.pk}: refund parts add up to {sum(parts.values())}, "
+            f"the refund to {allocation.total}"
+        )
     return parts
 
 
@@ -684,7 +689,7 @@ def _refund_to_wallet(*, payment: Payment, order: Order, refund: Refund) -> None
     """The payment's clearing account pays the refund into the buyer's wallet. Written
     before the split's reversal so the wallet is locked before the vendors' accounts, as a
     wallet payment locks them."""
-    assert order.customer is not None
+    assert order.customer is not None  # nosec B101  # type narrowing, not a check
     wallet = ledger.account_get_or_create(
         owner=order.customer.user, kind=CUSTOMER_WALLET, currency=payment.currency
     )
@@ -897,7 +902,7 @@ def refund_view_of(*, refund: Refund, access: OrderAccess) -> RefundView:
     if "lines" not in getattr(refund, "_prefetched_objects_cache", {}):
         prefetch_related_objects([refund], _lines_in_display_order())
     view = _visible(refund, access)
-    assert view is not None
+    assert view is not None  # nosec B101  # type narrowing, not a check
     return view
 
 

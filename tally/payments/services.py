@@ -179,7 +179,7 @@ def payment_start(*, access: OrderAccess, actor: User | None, request: PaymentRe
         payload={"method": request.method, "gateway": gateway, "amount": order.total},
     )
     if gateway == "wallet":
-        assert actor is not None
+        assert actor is not None  # nosec B101  # type narrowing, not a check
         wallet = ledger.account_get_or_create(
             owner=actor, kind=CUSTOMER_WALLET, currency=order.currency
         )
@@ -229,7 +229,10 @@ def order_split(order: Order, items: list[OrderItem]) -> Split:
         vendors[item.vendor_id] += item.line_total - cut
         commission += cut
     split = Split(vendors=dict(vendors), commission=commission, tax=order.tax)
-    assert split.total == order.total, (split, order.total)
+    if split.total != order.total:
+        raise RuntimeError(
+            f"order {order.pk}: the split adds up to {split.total}, not {order.total}"
+        )
     return split
 
 

@@ -35,7 +35,7 @@ PAYMENT_CHECKS = (
                 ON s.reference = 'payment:' || p.id::text
              WHERE (p.status IN ({_CAPTURED}) AND coalesce(s.settled, 0) <> p.amount)
                 OR (p.status NOT IN ({_CAPTURED}) AND coalesce(s.settled, 0) <> 0)
-        """,  # noqa: S608 -- constants only
+        """,  # noqa: S608  # nosec B608  # constants only
     ),
     Check(
         name="payments_refunds_recorded",
@@ -52,7 +52,7 @@ PAYMENT_CHECKS = (
                           GROUP BY payment_id) AS r
                 ON r.payment_id = p.id
              WHERE p.refunded_amount <> coalesce(r.total, 0) OR p.refunded_amount > p.amount
-        """,  # noqa: S608
+        """,  # noqa: S608  # nosec B608  # constants only
     ),
     Check(
         name="payments_clearing_balanced",
@@ -92,6 +92,6 @@ PAYMENT_CHECKS = (
               FROM expected AS e
               FULL JOIN actual AS x ON x.kind = e.kind AND x.currency = e.currency
              WHERE coalesce(e.balance, 0) <> coalesce(x.balance, 0)
-        """,  # noqa: S608
+        """,  # noqa: S608  # nosec B608  # constants only
     ),
 )

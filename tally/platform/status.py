@@ -85,7 +85,7 @@ class StatusMachine:
 
         Run on first use (the field may be declared after the machine in the class body).
         """
-        assert self.model is not None
+        assert self.model is not None  # nosec B101  # type narrowing, not a check
         field = self.model._meta.get_field(self.field)
         choices = {str(value) for value, _ in getattr(field, "choices", None) or ()}
         if choices != set(self.states):
@@ -209,7 +209,7 @@ def status_transition(
         # The subquery locks the row and reads the state it leaves (RETURNING would show
         # the new one); a caller that waited for a concurrent change sees its result.
         sql = (
-            f"UPDATE {table} AS t SET {', '.join(assignments)} "  # noqa: S608
+            f"UPDATE {table} AS t SET {', '.join(assignments)} "  # noqa: S608  # nosec B608  # table and column names from the models; values are parameters
             f"FROM (SELECT {pk_column} AS pk, {status_column} AS old FROM {table} "
             f"WHERE {pk_column} = %s FOR NO KEY UPDATE) AS locked "
             f"WHERE t.{pk_column} = locked.pk AND locked.old IN ({placeholders}) "
@@ -221,7 +221,7 @@ def status_transition(
             row = cursor.fetchone()
         moved_from = None if row is None else str(row[0])
     if moved_from is not None:
-        assert row is not None
+        assert row is not None  # nosec B101  # type narrowing, not a check
         for name, value in updates.items():
             setattr(instance, name, value)
         for name, value in zip(increment, row[1:], strict=True):

@@ -31,6 +31,13 @@ class ProblemSerializer(serializers.Serializer):
 
 PROBLEM_MEDIA_TYPES = ["application/problem+json"]
 
+
+def problem_responses(*codes: int) -> dict[tuple[int, str], type[ProblemSerializer]]:
+    """Problem responses an operation gives beyond the ones ``AutoSchema`` infers from its
+    method and path, e.g. 404 for an id named in a POST body; spread into
+    ``extend_schema(responses={...})``."""
+    return {(code, PROBLEM_MEDIA_TYPES[0]): ProblemSerializer for code in codes}
+
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,

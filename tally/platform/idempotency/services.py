@@ -71,7 +71,7 @@ _REPLAY_SQL = f"""
     SELECT fingerprint, response_status, response_body, response_headers
       FROM {_TABLE}
      WHERE scope = %s AND key = %s AND expires_at > %s
-"""  # noqa: S608 -- the table name comes from the model
+"""  # noqa: S608  # nosec B608  # the table name comes from the model; values are parameters
 # An expired record may linger until the cleanup job runs; it no longer counts, so a new
 # outcome replaces it. A live one is never replaced (the caller holds the key's lock and
 # found none).
@@ -87,7 +87,7 @@ _STORE_SQL = f"""
            response_headers = excluded.response_headers,
            created_at = excluded.created_at, expires_at = excluded.expires_at
      WHERE r.expires_at <= excluded.created_at
-"""  # noqa: S608 -- the table name comes from the model
+"""  # noqa: S608  # nosec B608  # the table name comes from the model; values are parameters
 
 
 def idempotency_replay(*, scope: str, key: str, fingerprint: str) -> HttpResponse | None:
