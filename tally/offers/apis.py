@@ -39,6 +39,7 @@ from tally.offers.models import (
     SubscriptionStatus,
 )
 from tally.platform.api.pagination import CURSOR_PARAMETERS, page_of, paginate
+from tally.platform.api.schema import problem_responses
 from tally.platform.api.views import ApiView
 from tally.platform.exceptions import PermissionDeniedError
 from tally.platform.money import MoneyField
@@ -245,10 +246,11 @@ class ActivationListApi(ApiView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={202: ActivationOutputSerializer},
+        responses={202: ActivationOutputSerializer, **problem_responses(404)},
         tags=["activations"],
         description="Buy an offer from the wallet: the price is reserved and a worker "
-        "activates it with the provider. 202 with `Location: /api/v1/activations/{id}/`.",
+        "activates it with the provider. 202 with `Location: /api/v1/activations/{id}/`; "
+        "404 for an unknown `offer`.",
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -297,11 +299,12 @@ class OfferRenewApi(ApiView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={202: ActivationOutputSerializer},
+        responses={202: ActivationOutputSerializer, **problem_responses(404)},
         tags=["offers"],
         description="Renew an active subscription, or one expired less than "
         "OFFERS_RENEW_GRACE_DAYS ago, for one more period at the offer's current price "
-        "(an activation, as `POST activations/`).",
+        "(an activation, as `POST activations/`); 404 for a `subscription` that is not the "
+        "caller's.",
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)

@@ -13,6 +13,7 @@ from tally.identity.request import request_user
 from tally.partners import selectors, services
 from tally.partners.permissions import IsPartner
 from tally.partners.serializers import PartnerActivationSerializer
+from tally.platform.api.schema import problem_responses
 from tally.platform.api.views import ApiView
 
 
@@ -45,8 +46,10 @@ class PartnerActivationCreateApi(ApiView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={202: PartnerActivationSerializer},
+        responses={202: PartnerActivationSerializer, **problem_responses(404)},
         tags=["partner"],
+        description="A partner buys an offer for a customer under its own reference "
+        "(idempotent on it); 404 when no customer matches or the offer is unknown.",
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)

@@ -28,6 +28,7 @@ from tally.offers.testing import (
 from tally.platform.audit.models import AuditEvent
 from tally.platform.money import from_minor
 from tally.platform.outbox.models import OutboxMessage
+from tally.platform.testing.openapi import assert_documented
 
 pytestmark = pytest.mark.django_db
 
@@ -226,6 +227,16 @@ def test_an_unknown_or_malformed_offer_writes_nothing(
     assert (response.status_code, response.json()["code"]) == (expected, code)
     assert rows() == before
     assert wallet_position(customer) == (2000, 0, 2000)
+
+
+def test_the_unknown_offer_answer_is_in_the_published_schema() -> None:
+    # given
+    _, client = customer_with_client(funds=2000)
+    # when
+    response = client.post(URL, {"offer": "00000000-0000-0000-0000-000000000000"})
+    # then
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert_documented(response, method="POST", path=URL)
 
 
 # --- the status resource ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from tally.offers.tests.test_api_activations import activation_body
 from tally.offers.tests.test_api_catalog import offer_body
 from tally.platform.audit.models import AuditEvent
 from tally.platform.outbox.models import OutboxMessage
+from tally.platform.testing.openapi import assert_documented
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +178,7 @@ def test_renewing_another_customers_subscription_is_not_found() -> None:
     response = client.post(RENEW, {"subscription": str(subscription.pk)})
     # then
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert_documented(response, method="POST", path=RENEW)
     assert rows() == before
     assert wallet_position(someone_else) == (2000, 0, 2000)
 

@@ -22,6 +22,7 @@ from tally.ledger.testing import assert_ledger_verifies
 from tally.offers.models import Activation, ActivationSource, Offer, Subscription
 from tally.offers.testing import customer_fund, offer_make, wallet_position
 from tally.platform.outbox.models import OutboxMessage
+from tally.platform.testing.openapi import assert_documented
 
 URL = "/api/v1/partner/activations/"
 PRICE = 500
@@ -197,6 +198,7 @@ def test_bad_input_is_refused_with_its_own_code_and_nothing_written(
     # then
     assert response.status_code == status, response.json()
     assert response.json()["code"] == code
+    assert_documented(response, method="POST", path=URL)
     assert _rows() == rows
     assert wallet_position(customer) == (1000, 0, 1000)
 

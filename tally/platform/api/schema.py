@@ -38,6 +38,7 @@ def problem_responses(*codes: int) -> dict[tuple[int, str], type[ProblemSerializ
     ``extend_schema(responses={...})``."""
     return {(code, PROBLEM_MEDIA_TYPES[0]): ProblemSerializer for code in codes}
 
+
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
