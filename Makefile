@@ -8,7 +8,7 @@ PY := .venv/bin/python
 # Type checking imports settings; it needs no live servers.
 TYPECHECK_ENV := DATABASE_URL=postgres://localhost/typecheck REDIS_URL=redis://localhost:6379/0
 
-.PHONY: install run test lint fmt typecheck migrate shell bench bench-quick clean
+.PHONY: install run test lint fmt typecheck migrate shell bench bench-quick drills drills-short security soak clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -46,3 +46,17 @@ bench: install
 # Every scenario at smoke sizes (about a minute); writes bench/results/quick.json only.
 bench-quick: install
 	$(PY) -m bench --quick $(BENCH_ARGS)
+
+# Fault drills: each breaks one part of a running Tally under load (kill -9 a web worker,
+# restart PostgreSQL, stop Redis, kill -9 the Celery worker, deliver every job twice, lose
+# every job between commit and publish), recovers, then checks the books. docs/reliability.md.
+drills: install
+	$(PY) -m drills $(DRILLS_ARGS)
+
+# The same drills, short (CI).
+drills-short: install
+	$(PY) -m drills --short $(DRILLS_ARGS)
+
+# Static security checks (bandit) and the dependency audit (pip-audit over uv.lock).
+security: install
+	bash .ci/security

@@ -80,6 +80,12 @@ def _ensure_postgres(pgdata: Path) -> tuple[str, bool]:
     import pgserver
 
     running_before = _postgres_pid(pgdata) is not None
+    if not running_before:
+        # pgserver remembers the servers it started in this process; one stopped since (a
+        # restart) must be started again, not attached to.
+        from pgserver.postgres_server import PostgresServer
+
+        PostgresServer._instances.pop(pgdata.resolve(), None)
     # cleanup_mode=None: pgserver must not stop the server on its own; ownership is ours.
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     socket_dir = server.get_postmaster_info().socket_dir
@@ -150,6 +156,8 @@ def _previous_port(redis_dir: Path) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As Redis binds: connections of the stopped server left in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

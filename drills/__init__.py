@@ -1,0 +1,1 @@
+"""Fault drills: see drills/__main__.py and docs/reliability.md."""
