@@ -53,10 +53,11 @@ SOAK_LOAD_SHARE = 0.5
 # so one garbage collection or one noisy neighbour does not decide the verdict.
 DRIFT_WINDOW_SAMPLES = 3
 # A process's memory drifts when its last-window RSS is above its first-window RSS by more
-# than 10 % AND by more than 16 MiB. The share catches a leak in a big worker (a web worker
-# holds ~100 MiB: 10 % over 30 minutes at ~50 requests/s is a leak of ~100 bytes per
-# request); the floor keeps a small process (the gunicorn master, Celery's beat) from
-# failing on the few MiB an allocator arena or a lazily imported module adds.
+# than 10 % AND by more than 16 MiB. The share catches a leak in a big process (a web
+# worker holds ~135 MiB: 10 % over a 30-minute soak of ~10,000 requests per worker is about
+# 1.5 KB kept per request); the floor absorbs warm-in (a web worker gains ~6 MiB over its
+# first ~8 minutes under the soak, then stays flat) and keeps a small process (the gunicorn
+# master, Celery's beat) from failing on the few MiB an allocator arena adds.
 MEMORY_DRIFT_SHARE = 0.10
 MEMORY_DRIFT_MIB = 16.0
 # Latency drifts when the last window's p95 exceeds the first's by more than half AND by
@@ -96,6 +97,9 @@ class Interval:
     no_answer: int  # requests never answered (refused, reset, timed out)
     dropped: int  # flows the open loop could not start on schedule
     rss_mib: dict[str, float]  # process label → resident set size
+    # The machine's 1-minute load average at the sample: latency that rises with it is the
+    # neighbours' doing (the figures are only worth judging on an otherwise quiet machine).
+    load_avg: float | None = None
 
 
 @dataclass
@@ -261,14 +265,15 @@ def table_text(intervals: list[Interval], verdict: Verdict) -> str:
 
     lines = [
         f"{'t (s)':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'5xx':>4} "
-        f"{'web MiB':>8} {'celery MiB':>10}"
+        f"{'web MiB':>8} {'celery MiB':>10} {'load':>5}"
     ]
     for i in intervals:
         lines.append(
             f"{i.end_s:>7.0f} {i.throughput_rps:>7.1f} {ms(i.latency_ms.get('p50')):>7} "
             f"{ms(i.latency_ms.get('p95')):>7} {ms(i.latency_ms.get('p99')):>7} "
             f"{i.server_errors + i.no_answer:>4} {role_sum(i, 'web'):>8.1f} "
-            f"{role_sum(i, 'celery'):>10.1f}"
+            f"{role_sum(i, 'celery'):>10.1f} "
+            f"{'–' if i.load_avg is None else f'{i.load_avg:.1f}':>5}"
         )
     lines += [
         "",
@@ -432,6 +437,7 @@ async def soak_load(
         )
         dropped_seen, last = result.dropped, now
         interval.rss_mib = process_rss_mib(roots)
+        interval.load_avg = round(os.getloadavg()[0], 2)
         intervals.append(interval)
         lat = interval.latency_ms
         log(
@@ -440,7 +446,7 @@ async def soak_load(
             f"unanswered {interval.no_answer} RSS web "
             f"{sum(v for n, v in interval.rss_mib.items() if n.startswith('web')):.0f} MiB "
             f"celery {sum(v for n, v in interval.rss_mib.items() if n.startswith('celery')):.0f}"
-            " MiB"
+            f" MiB load {interval.load_avg}"
         )
     return await load, intervals
 
@@ -673,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": args.server,
             "web_workers": args.web_workers,
             "celery_worker_concurrency": WORKER_CONCURRENCY,
+            "cpus": os.cpu_count(),
             "mix": MIX,
             "embedded_servers": services.embedded,
         },
