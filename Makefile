@@ -60,3 +60,8 @@ drills-short: install
 # Static security checks (bandit) and the dependency audit (pip-audit over uv.lock).
 security: install
 	bash .ci/security
+
+# 30 minutes of mixed load against the bench's production-like stack; memory per process and
+# latency must stay flat (docs/reliability.md). Not in CI.
+soak: install
+	$(PY) -m bench.soak $(SOAK_ARGS)
