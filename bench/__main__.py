@@ -101,6 +101,31 @@ def verify_scenario(server_url: str, entries: int) -> dict[str, Any]:
     return result
 
 
+def bare_measure(
+    results: dict[str, Any],
+    processes: Processes,
+    args: argparse.Namespace,
+    plan: Any,
+    database_url: str,
+    names: list[str],
+) -> None:
+    """The bare references (bench/bare/): the same server and workers serving a bare Django
+    app; their figures go under ``limits``."""
+    from bench.bare.references import bare_running, measure
+
+    with bare_running(
+        processes, server=args.server, workers=args.web_workers, database_url=database_url
+    ) as bare_url:
+        log(f"bare reference app up at {bare_url}")
+        for name, figures in measure(bare_url, plan, database_url, names):
+            results["limits"][name] = figures
+            shown = {k: v for k, v in figures.items() if k != "checks"}
+            log(f"{name}: {json.dumps(shown, default=str)}")
+            for check in figures.get("checks", []):
+                if not check["ok"]:
+                    log(f"ANOMALY in {name}: {check['name']}: {check['detail']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one-minute smoke run")
@@ -112,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     selected = set(args.only.split(",")) if args.only else None
 
-    def wanted(name: str) -> bool:
-        return selected is None or name in selected
+    def wanted(name: str, group: str | None = None) -> bool:
+        return selected is None or name in selected or group in selected
 
     event_loop_policy_install()
     sys.path.insert(0, str(BASE_DIR))
@@ -128,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection, connections
 
     from bench import pglimits, scenarios
+    from bench.bare import references
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
@@ -192,9 +218,16 @@ def main(argv: list[str] | None = None) -> int:
                     results["limits"][name] = figures
                     log(f"{name}: {figures}")
             connections.close_all()
+            bare_names = [n for n in references.NAMES if wanted(n, "bare")]
+            if bare_names:
+                try:
+                    bare_measure(results, processes, args, plan, services.database_url, bare_names)
+                except Exception:
+                    results["errors"].append(f"bare: {traceback.format_exc()}")
+                    log(f"bare references FAILED:\n{traceback.format_exc()}")
 
             spread_vendors: list[scenarios.Vendor] = []
-            if any(wanted(n) for n in ("spread", "mixed", "latency")):
+            if any(wanted(n) for n in ("spread", "balance", "mixed", "latency")):
                 log("seeding 100 vendors")
                 spread_vendors = scenarios.vendors_seed(
                     count=100, credit_minor=100_000_000, label="spread"
@@ -202,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [
                 ("hot", lambda: scenarios.scenario_hot(base_url, plan)),
                 ("spread", lambda: scenarios.scenario_spread(base_url, plan, spread_vendors)),
+                ("balance", lambda: scenarios.scenario_balance(base_url, plan, spread_vendors)),
                 ("mixed", lambda: scenarios.scenario_mixed(base_url, plan, spread_vendors)),
                 ("latency", lambda: scenarios.scenario_latency(base_url, plan, spread_vendors)),
                 ("depth", lambda: scenarios.scenario_depth(base_url, plan)),

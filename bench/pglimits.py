@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.loadgen import Client, Result, run_closed
 from bench.scenarios import SALE_AMOUNT_MINOR, vendor_credit_account_ids, vendors_seed
@@ -123,7 +124,8 @@ def pgbench_sales(
             "-D",
             f"last_account={last}",
             "-r",
-            "tally_bench",
+            # The bench database (BENCH_DATABASE), whatever it is named.
+            urlsplit(services.database_url).path.lstrip("/"),
         ]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
     finally:

@@ -69,6 +69,72 @@ def _target(
     }
 
 
+# Tally against the bare Django references (bench/bare/): the share of the bare app's rate
+# that Tally's targets ask for, and which figure is compared with which.
+BARE_SHARE = 0.6
+BARE_PAIRS: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...], str], ...] = (
+    (
+        "hot",
+        "hot sales, 1 vendor",
+        ("scenarios", "hot", "figures", "sales_per_s"),
+        "bare sale, 1 hot account",
+        ("limits", "bare_sale_hot", "sales_per_s"),
+        "sales/s",
+    ),
+    (
+        "spread",
+        "spread sales, 100 vendors",
+        ("scenarios", "spread", "figures", "sales_per_s"),
+        "bare sale, 100 accounts",
+        ("limits", "bare_sale_spread", "sales_per_s"),
+        "sales/s",
+    ),
+    (
+        "balance",
+        "balance reads, 100 vendors",
+        ("scenarios", "balance", "figures", "reads_per_s"),
+        "bare read, one SELECT",
+        ("limits", "bare_read", "requests_per_s"),
+        "reads/s",
+    ),
+    (
+        "no_database",
+        "`GET /health/live` (the framework ceiling)",
+        ("limits", "framework_ceiling", "requests_per_s"),
+        "bare `GET /ping/`",
+        ("limits", "bare_ping", "requests_per_s"),
+        "req/s",
+    ),
+)
+_BARE_TARGET_NAMES = {
+    "hot": "hot sales ≥ 60 % of the bare Django sale on 1 hot account",
+    "spread": "spread sales ≥ 60 % of the bare Django sale on 100 accounts",
+    "balance": "balance reads ≥ 60 % of the bare Django read",
+}
+
+
+def bare_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each Tally figure beside its bare reference from the same run, and their ratio
+    (``None`` when either side was not measured or the reference is 0)."""
+    rows = []
+    for key, label, tally_path, bare_label, bare_path, unit in BARE_PAIRS:
+        tally, bare = _get(results, *tally_path), _get(results, *bare_path)
+        usable = tally is not None and bare and not math.isnan(tally) and not math.isnan(bare)
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "bare_label": bare_label,
+                "tally": tally,
+                "bare": bare,
+                "ratio": round(tally / bare, 3) if usable else None,
+                "unit": unit,
+                "target": _BARE_TARGET_NAMES.get(key, ""),
+            }
+        )
+    return rows
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     pg_hot = _get(results, "limits", "pg_hot", "tps")
     pg_spread = _get(results, "limits", "pg_spread", "tps")
@@ -81,6 +147,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     spread_bound = None
     if pg_spread is not None and ceiling is not None:
         spread_bound = 0.5 * min(pg_spread, ceiling)
+    bare = {r["key"]: r for r in bare_ratios(results)}
+
+    def of_bare(key: str) -> dict[str, Any]:
+        row = bare[key]
+        bound = None if row["bare"] is None else BARE_SHARE * row["bare"]
+        return _target(row["target"], row["tally"], bound, at_least=True, unit=row["unit"])
+
     return [
         _target(
             "hot sales ≥ 50 % of raw PostgreSQL hot-row rate",
@@ -96,6 +169,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             at_least=True,
             unit="sales/s",
         ),
+        of_bare("hot"),
+        of_bare("spread"),
+        of_bare("balance"),
         _target("spread p99 < 50 ms at 32 clients", spread_p99, 50.0, at_least=False, unit="ms"),
         _target("page 1,000 costs ≤ 1.5 × page 1", depth, 1.5, at_least=False, unit="×"),
         _target("10 M-entry verify < 60 s", verify, 60.0, at_least=False, unit="s"),
@@ -109,8 +185,13 @@ def anomalies(results: dict[str, Any]) -> list[str]:
             if not check["ok"]:
                 found.append(f"{name}: {check['name']} ({check['detail']})")
     for name, limit in results["limits"].items():
-        if isinstance(limit, dict) and (limit.get("failed") or limit.get("errors")):
+        if not isinstance(limit, dict):
+            continue
+        if limit.get("failed") or limit.get("errors"):
             found.append(f"{name}: {limit.get('failed') or limit.get('errors')} failed")
+        for check in limit.get("checks", []):
+            if not check["ok"]:
+                found.append(f"{name}: {check['name']} ({check['detail']})")
     return found
 
 
@@ -124,6 +205,32 @@ def _ratio(value: float | None, base: float | None) -> str:
     if not value or not base:
         return "–"
     return f"{value / base:.2f}"
+
+
+def bare_lines(
+    results: dict[str, Any], *, pg_hot: float | None, pg_spread: float | None, ceiling: float | None
+) -> list[str]:
+    """The table of Tally ÷ the bare references, with the raw PostgreSQL and framework
+    ceiling ratios beside them; nothing when no reference was measured."""
+    rows = [r for r in bare_ratios(results) if r["ratio"] is not None]
+    if not rows:
+        return []
+    raw_pg = {"hot": pg_hot, "spread": pg_spread}
+    lines = [
+        "",
+        "### Tally ÷ bare Django (same run)",
+        "",
+        "| Tally | rate | bare reference | rate | Tally ÷ bare | Tally ÷ raw PG | Tally ÷ ceiling |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        by_ceiling = "" if r["key"] == "no_database" else _ratio(r["tally"], ceiling)
+        lines.append(
+            f"| {r['label']} | {r['tally']:,.0f} {r['unit']} | {r['bare_label']} | "
+            f"{r['bare']:,.0f} {r['unit']} | {r['ratio']:.2f} | "
+            f"{_ratio(r['tally'], raw_pg.get(r['key']))} | {by_ceiling} |"
+        )
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -164,6 +271,23 @@ def markdown(results: dict[str, Any]) -> str:
             f"| framework ceiling: `GET /health/live`, same server and middleware | "
             f"{ceiling:,.0f} req/s | p50 {_ms(lat, 'p50')} ms, p99 {_ms(lat, 'p99')} ms |"
         )
+    for key, label in (
+        ("bare_sale_hot", "bare Django sale (guarded UPDATE + INSERT), 1 hot account"),
+        ("bare_sale_spread", "bare Django sale (guarded UPDATE + INSERT), 100 accounts"),
+        ("bare_read", "bare Django read (one SELECT), 100 accounts"),
+        ("bare_ping", "bare Django `GET /ping/` (no database)"),
+    ):
+        figures = limits.get(key)
+        if not figures:
+            continue
+        rate = figures.get("sales_per_s", figures.get("requests_per_s"))
+        unit = "sales/s" if "sales_per_s" in figures else "req/s"
+        lat = figures.get("latency_ms")
+        lines.append(
+            f"| {label}, {figures['clients']} clients, same server and workers | "
+            f"{rate:,.0f} {unit} | p50 {_ms(lat, 'p50')} ms, p99 {_ms(lat, 'p99')} ms |"
+        )
+    lines += bare_lines(results, pg_hot=pg_hot, pg_spread=pg_spread, ceiling=ceiling)
     lines += [
         "",
         "### Scenarios",
@@ -201,6 +325,9 @@ def markdown(results: dict[str, Any]) -> str:
     if "spread" in scenarios:
         f = scenarios["spread"]["figures"]
         row("spread: sales, 100 vendors", f["sales_per_s"], f["latency_ms"], pg_spread, "spread")
+    if "balance" in scenarios:
+        f = scenarios["balance"]["figures"]
+        row("balance: reads, 100 vendors", f["reads_per_s"], f["latency_ms"], None, "balance")
     if "mixed" in scenarios:
         f = scenarios["mixed"]["figures"]
         row("mixed: all requests", f["requests_per_s"], f["latency_ms"], pg_spread, "mixed")

@@ -405,6 +405,37 @@ def scenario_spread(base_url: str, plan: Plan, vendors: list[Vendor]) -> Scenari
     return report
 
 
+def scenario_balance(base_url: str, plan: Plan, vendors: list[Vendor]) -> ScenarioReport:
+    """Balance reads only, as integrators poll them: the read Tally is compared with the
+    bare reference's one SELECT (bench/bare/)."""
+    report = ScenarioReport(
+        "balance",
+        f"{len(vendors)} vendors, {plan.clients} clients reading their balance (API key) for "
+        f"{plan.duration:g}s.",
+    )
+    rng = random.Random(7)
+
+    async def flow(client: Client) -> None:
+        vendor = vendors[rng.randrange(len(vendors))]
+        await client.call(
+            "GET", f"/api/v1/vendors/{vendor.id}/balance/", headers=vendor.headers, tag="balance"
+        )
+
+    result = _run(run_closed(base_url, flow, clients=plan.clients, duration=plan.duration))
+    reads = result.statuses("balance").get(200, 0)
+    report.figures = {
+        "reads": reads,
+        "reads_per_s": round(result.throughput("balance", 200), 1),
+        "latency_ms": result.latency_ms("balance"),
+    }
+    load_checks(report, result)
+    report.check(
+        "every read 200", reads == len(result.samples), f"{reads} of {len(result.samples)}"
+    )
+    verify_ledger_check(report)
+    return report
+
+
 def scenario_mixed(base_url: str, plan: Plan, vendors: list[Vendor]) -> ScenarioReport:
     report = ScenarioReport(
         "mixed",
