@@ -25,8 +25,9 @@ from tally.platform.phones import PhoneNumberField
 
 
 class TokenPairOutputSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+    # Tokens are shown once: an Idempotency-Key replay answers them as null.
+    access = serializers.CharField(allow_null=True, help_text="Null in an Idempotency-Key replay.")
+    refresh = serializers.CharField(allow_null=True, help_text="Null in an Idempotency-Key replay.")
 
 
 class VendorOutputSerializer(serializers.Serializer):
@@ -223,7 +224,11 @@ class ApiKeyListApi(ApiView):
         name = serializers.CharField(max_length=100)
 
     class CreatedOutputSerializer(ApiKeyOutputSerializer):
-        key = serializers.CharField(help_text="The whole key. Shown only in this response.")
+        key = serializers.CharField(
+            allow_null=True,
+            help_text="The whole key. Shown only in this response; null in an "
+            "Idempotency-Key replay.",
+        )
 
     @extend_schema(
         parameters=CURSOR_PARAMETERS,

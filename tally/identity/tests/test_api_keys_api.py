@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from tally.identity.models import ApiKey, VendorProfile
 from tally.identity.tests.fixtures import authenticate
+from tally.platform.testing.openapi import assert_documented
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,21 @@ def test_the_created_key_is_never_stored_by_caches(vendor_client: APIClient) -> 
     assert created["Cache-Control"] == "no-store"
     assert replayed["Idempotent-Replayed"] == "true"
     assert replayed["Cache-Control"] == "no-store"
+
+
+def test_a_replayed_creation_shows_a_null_key_as_the_schema_documents(
+    vendor_client: APIClient,
+) -> None:
+    # given
+    headers = {"HTTP_IDEMPOTENCY_KEY": "key-create-2"}
+    created = vendor_client.post("/api/v1/api-keys/", {"name": "till"}, **headers)
+    # when
+    replayed = vendor_client.post("/api/v1/api-keys/", {"name": "till"}, **headers)
+    # then
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == {**created.json(), "key": None}
+    assert_documented(created, method="POST", path="/api/v1/api-keys/")
+    assert_documented(replayed, method="POST", path="/api/v1/api-keys/")
 
 
 def test_api_key_authenticates_and_records_last_use(

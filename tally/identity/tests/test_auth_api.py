@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from tally.identity.models import CustomerProfile, Role, User, VendorProfile
 from tally.identity.tests.factories import PASSWORD, CustomerFactory, VendorFactory
 from tally.platform.audit.models import AuditEvent
+from tally.platform.testing.openapi import assert_documented
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +120,40 @@ def test_login_returns_token_pair_and_me_works(api_client: APIClient) -> None:
     assert me.status_code == 200
     assert me.json()["id"] == str(vendor.user_id)
     assert me.json()["vendor"]["business_name"] == vendor.business_name
+
+
+def test_a_replayed_sign_in_shows_null_tokens_as_the_schema_documents(
+    api_client: APIClient,
+) -> None:
+    # given
+    VendorFactory(user__email="v@example.com")
+    body = {"email": "v@example.com", "password": PASSWORD}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "login-1"}
+    signed_in = api_client.post("/api/v1/auth/login/", body, **headers)
+    # when
+    replayed = api_client.post("/api/v1/auth/login/", body, **headers)
+    # then
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == {"access": None, "refresh": None}
+    assert_documented(signed_in, method="POST", path="/api/v1/auth/login/")
+    assert_documented(replayed, method="POST", path="/api/v1/auth/login/")
+
+
+def test_a_replayed_refresh_shows_null_tokens_as_the_schema_documents(
+    api_client: APIClient,
+) -> None:
+    # given
+    VendorFactory(user__email="v@example.com")
+    body = {"refresh": login(api_client, "v@example.com")["refresh"]}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "refresh-1"}
+    refreshed = api_client.post("/api/v1/auth/refresh/", body, **headers)
+    # when
+    replayed = api_client.post("/api/v1/auth/refresh/", body, **headers)
+    # then
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == {"access": None, "refresh": None}
+    assert_documented(refreshed, method="POST", path="/api/v1/auth/refresh/")
+    assert_documented(replayed, method="POST", path="/api/v1/auth/refresh/")
 
 
 def test_login_wrong_password_is_401_problem(api_client: APIClient) -> None:
