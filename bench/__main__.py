@@ -13,6 +13,7 @@ any scenario found an anomaly or a run failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -101,29 +102,70 @@ def verify_scenario(server_url: str, entries: int) -> dict[str, Any]:
     return result
 
 
-def bare_measure(
-    results: dict[str, Any],
-    processes: Processes,
-    args: argparse.Namespace,
-    plan: Any,
-    database_url: str,
-    names: list[str],
-) -> None:
-    """The bare references (bench/bare/): the same server and workers serving a bare Django
-    app; their figures go under ``limits``."""
-    from bench.bare.references import bare_running, measure
+# Each bare reference is measured right before the Tally scenario it is compared with, so
+# the two sides of a ratio share the machine's moment (its neighbours' load included).
+BARE_BEFORE = {
+    "ceiling": "bare_ping",
+    "hot": "bare_sale_hot",
+    "spread": "bare_sale_spread",
+    "balance": "bare_read",
+}
 
-    with bare_running(
-        processes, server=args.server, workers=args.web_workers, database_url=database_url
-    ) as bare_url:
-        log(f"bare reference app up at {bare_url}")
-        for name, figures in measure(bare_url, plan, database_url, names):
-            results["limits"][name] = figures
-            shown = {k: v for k, v in figures.items() if k != "checks"}
-            log(f"{name}: {json.dumps(shown, default=str)}")
-            for check in figures.get("checks", []):
-                if not check["ok"]:
-                    log(f"ANOMALY in {name}: {check['name']}: {check['detail']}")
+
+class BareReferences:
+    """The bare Django app (bench/bare/), up beside Tally's web for the whole run; its
+    figures go under ``limits``. A failure is recorded as an error of the run, never stops
+    Tally's scenarios."""
+
+    def __init__(self, results: dict[str, Any], plan: Any, database_url: str) -> None:
+        self.results = results
+        self.plan = plan
+        self.database_url = database_url
+        self.url: str | None = None
+        self.names: list[str] = []
+
+    def start(
+        self, stack: contextlib.ExitStack, processes: Processes, args: argparse.Namespace
+    ) -> None:
+        from bench.bare import references
+
+        try:
+            self.url = stack.enter_context(
+                references.bare_running(
+                    processes,
+                    server=args.server,
+                    workers=args.web_workers,
+                    database_url=self.database_url,
+                )
+            )
+            log(f"bare reference app up at {self.url}")
+            self.record("bare_warm_up", references.prepare(self.url, self.plan, self.database_url))
+        except Exception:
+            self.url = None
+            self.results["errors"].append(f"bare: {traceback.format_exc()}")
+            log(f"bare reference app FAILED:\n{traceback.format_exc()}")
+
+    def measure(self, name: str | None) -> None:
+        from bench.bare import references
+
+        if self.url is None or name not in self.names:
+            return
+        log(f"reference {name}")
+        try:
+            figures = references.MEASURES[name](self.url, self.plan, self.database_url)
+        except Exception:
+            self.results["errors"].append(f"{name}: {traceback.format_exc()}")
+            log(f"reference {name} FAILED:\n{traceback.format_exc()}")
+            return
+        self.record(name, figures)
+
+    def record(self, name: str, figures: dict[str, Any]) -> None:
+        self.results["limits"][name] = figures
+        shown = {k: v for k, v in figures.items() if k != "checks"}
+        log(f"{name}: {json.dumps(shown, default=str)}")
+        for check in figures.get("checks", []):
+            if not check["ok"]:
+                log(f"ANOMALY in {name}: {check['name']}: {check['detail']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,12 +232,18 @@ def main(argv: list[str] | None = None) -> int:
             provider_running(processes),
             worker_running(processes),
             web_running(processes, server=args.server, workers=args.web_workers) as base_url,
+            contextlib.ExitStack() as bare_stack,
         ):
             log(f"Tally up at {base_url} ({args.server}, {args.web_workers} workers)")
             warm = scenarios.warm_up(base_url, plan)
             results["scenarios"]["warm-up"] = report_writer.scenario_dict(warm)
             for anomaly in warm.anomalies:
                 log(f"ANOMALY in warm-up: {anomaly.name}: {anomaly.detail}")
+            bare = BareReferences(results, plan, services.database_url)
+            bare.names = [n for n in references.NAMES if wanted(n, "bare")]
+            if bare.names:
+                bare.start(bare_stack, processes, args)
+            bare.measure(BARE_BEFORE["ceiling"])
             if wanted("ceiling"):
                 ceiling = pglimits.framework_ceiling(
                     base_url, clients=plan.clients, duration=duration
@@ -218,13 +266,6 @@ def main(argv: list[str] | None = None) -> int:
                     results["limits"][name] = figures
                     log(f"{name}: {figures}")
             connections.close_all()
-            bare_names = [n for n in references.NAMES if wanted(n, "bare")]
-            if bare_names:
-                try:
-                    bare_measure(results, processes, args, plan, services.database_url, bare_names)
-                except Exception:
-                    results["errors"].append(f"bare: {traceback.format_exc()}")
-                    log(f"bare references FAILED:\n{traceback.format_exc()}")
 
             spread_vendors: list[scenarios.Vendor] = []
             if any(wanted(n) for n in ("spread", "balance", "mixed", "latency")):
@@ -244,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("checkout", lambda: scenarios.scenario_checkout(base_url, plan)),
             ]
             for name, run in runs:
+                bare.measure(BARE_BEFORE.get(name))
                 if not wanted(name):
                     continue
                 log(f"scenario {name}")

@@ -268,12 +268,8 @@ MEASURES: dict[str, Callable[[str, Plan, str], dict[str, Any]]] = {
 }
 
 
-def measure(
-    base_url: str, plan: Plan, database_url: str, names: list[str]
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Warm the bare app up, then yield (name, figures) for each of ``names`` in turn."""
+def prepare(base_url: str, plan: Plan, database_url: str) -> dict[str, Any]:
+    """Seed the warm-up and spread accounts, then warm the bare app up (unmeasured)."""
     accounts_seed(database_url, [_WARM_UP_ACCOUNT], credit=_AMPLE_CREDIT)
     accounts_seed(database_url, _spread_ids(), credit=_AMPLE_CREDIT)
-    yield "bare_warm_up", warm_up(base_url, plan, database_url)
-    for name in names:
-        yield name, MEASURES[name](base_url, plan, database_url)
+    return warm_up(base_url, plan, database_url)
