@@ -4,10 +4,11 @@
     .venv/bin/python -m bench --quick    # a one-minute smoke run of every scenario
 
 Starts Tally production-like (bench/stack.py), measures the machine's limits
-(bench/pglimits.py), runs every scenario (bench/scenarios.py) with the books checked after
-each, then writes ``bench/results/latest.json`` and the results section of
-``docs/benchmarks.md`` (a quick run writes ``bench/results/quick.json`` only). Exits 1 if
-any scenario found an anomaly or a run failed.
+(bench/pglimits.py) and a bare Django app's (bench/bare/), runs every scenario
+(bench/scenarios.py) with the books checked after each, then writes
+``bench/results/latest.json`` and the results section of ``docs/benchmarks.md`` (a quick
+run writes ``bench/results/quick.json`` only). Exits 1 if any scenario found an anomaly or
+a run failed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import report as report_writer
 from bench.loadgen import event_loop_policy_install
@@ -40,6 +41,9 @@ from bench.stack import (
     web_running,
     worker_running,
 )
+
+if TYPE_CHECKING:
+    from bench.scenarios import Plan
 
 RESULTS_PATH = BASE_DIR / "bench" / "results" / "latest.json"
 # A quick run is a smoke test: its figures never replace the full run's report.
@@ -117,12 +121,14 @@ class BareReferences:
     figures go under ``limits``. A failure is recorded as an error of the run, never stops
     Tally's scenarios."""
 
-    def __init__(self, results: dict[str, Any], plan: Any, database_url: str) -> None:
+    def __init__(
+        self, results: dict[str, Any], plan: Plan, database_url: str, names: list[str]
+    ) -> None:
         self.results = results
         self.plan = plan
         self.database_url = database_url
+        self.names = names
         self.url: str | None = None
-        self.names: list[str] = []
 
     def start(
         self, stack: contextlib.ExitStack, processes: Processes, args: argparse.Namespace
@@ -239,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             results["scenarios"]["warm-up"] = report_writer.scenario_dict(warm)
             for anomaly in warm.anomalies:
                 log(f"ANOMALY in warm-up: {anomaly.name}: {anomaly.detail}")
-            bare = BareReferences(results, plan, services.database_url)
-            bare.names = [n for n in references.NAMES if wanted(n, "bare")]
-            if bare.names:
+            bare_names = [n for n in references.NAMES if wanted(n, "bare")]
+            bare = BareReferences(results, plan, services.database_url, bare_names)
+            if bare_names:
                 bare.start(bare_stack, processes, args)
             bare.measure(BARE_BEFORE["ceiling"])
             if wanted("ceiling"):
