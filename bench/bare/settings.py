@@ -24,7 +24,7 @@ DATABASES = {
         "USER": unquote(_database.username or "postgres"),
         "PASSWORD": unquote(_database.password or ""),
         # The host may be a percent-encoded socket directory (the embedded server).
-        "HOST": unquote(_database.hostname or ""),
+        "HOST": unquote(_database.netloc.rpartition("@")[2].partition(":")[0]),
         "PORT": str(_database.port or ""),
         # One connection per worker process, opened once and kept.
         "CONN_MAX_AGE": None,
