@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
 
     results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["bare_ratios"] = report_writer.bare_ratios(results)
     results["targets"] = report_writer.targets(results)
     results["anomalies"] = report_writer.anomalies(results)
     print(report_writer.summary_text(results), flush=True)

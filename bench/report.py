@@ -458,6 +458,13 @@ def summary_text(results: dict[str, Any]) -> str:
             f"  {'MET ' if target['met'] else 'MISS' if target['met'] is False else '----'} "
             f"{target['name']}: {target['measured']} (bound {target['bound']})"
         )
+    measured = [r for r in bare_ratios(results) if r["ratio"] is not None]
+    if measured:
+        out.append("== Tally ÷ bare Django (same run)")
+        out += [
+            f"  {r['ratio']:.2f}  {r['label']} {r['tally']:g} ÷ {r['bare_label']} {r['bare']:g}"
+            for r in measured
+        ]
     out.append(f"== anomalies: {len(results['anomalies'])}, errors: {len(results['errors'])}")
     out += [f"  {a}" for a in results["anomalies"]]
     return "\n".join(out)

@@ -152,3 +152,13 @@ def test_the_bare_app_runs_under_tallys_own_server_command(server: str) -> None:
     assert argv[argv.index("--workers") + 1] == "3"
     if server == "gunicorn":
         assert argv[argv.index("-c") + 1] == "config/gunicorn.py"
+
+
+def test_the_printed_summary_lists_the_measured_ratios() -> None:
+    results = _results(**_tally_scenarios())
+    del results["scenarios"]["balance"]
+    results.update(targets=report.targets(results), anomalies=[])
+    text = report.summary_text(results)
+    assert "  0.65  hot sales, 1 vendor 260 ÷ bare sale, 1 hot account 400" in text
+    assert "  0.50  spread sales, 100 vendors 400 ÷ bare sale, 100 accounts 800" in text
+    assert "balance reads, 100 vendors" not in text
