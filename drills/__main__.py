@@ -231,6 +231,7 @@ def drill_run(drill: Drill, index: int) -> dict[str, Any]:
 
     started = time.monotonic()
     asyncio.run(run())
+    connections.close_all()  # PostgreSQL may have restarted under this process too
     drill.after(load)
     customers = {c.id: c for c in world.customers}
     paid_late = asyncio.run(load.card_pay_left(customers, wait=60.0))

@@ -18,8 +18,12 @@ from drills.workload import (
     World,
 )
 
-# Jobs left after the load (a killed worker's claims included) finish within this.
-QUIET_TIMEOUT_SECONDS = 240.0
+# Jobs left after the load (a killed worker's claims included) must keep finishing: the wait
+# ends when nothing is in flight, and fails when nothing finished for STALL_SECONDS (longer
+# than the longest call-out claim, 120 s, so a claim lapsing is not a stall) or past
+# QUIET_TIMEOUT_SECONDS in all.
+STALL_SECONDS = 180.0
+QUIET_TIMEOUT_SECONDS = 900.0
 
 
 @dataclass
@@ -74,17 +78,21 @@ def in_flight(world: World, load: Load) -> dict[str, int]:
 
 
 def wait_quiet(world: World, load: Load, *, timeout: float = QUIET_TIMEOUT_SECONDS) -> float:
-    """Seconds until nothing is in flight; ``-1`` when something still is at the timeout."""
-    started = time.monotonic()
+    """Seconds until nothing is in flight; ``-1`` when work stalled or ran out of time."""
+    started = last_progress = time.monotonic()
+    fewest: int | None = None
     while True:
         try:
-            left = in_flight(world, load)
-        except Exception:
+            left = sum(in_flight(world, load).values())
+        except Exception:  # the database may still be coming back
             connections.close_all()
-            left = {"database": 1}
-        if not any(left.values()):
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
+            left = None
+        now = time.monotonic()
+        if left == 0:
+            return now - started
+        if left is not None and (fewest is None or left < fewest):
+            fewest, last_progress = left, now
+        if now - last_progress > STALL_SECONDS or now - started > timeout:
             return -1.0
         time.sleep(1.0)
 

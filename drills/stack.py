@@ -212,7 +212,8 @@ def stack_running() -> Iterator[Stack]:
 
 
 def _outside_systems_start(stack: Stack) -> None:
-    """The provider simulator and the SSLCommerz sandbox, as separate processes."""
+    """The provider simulator, the SSLCommerz sandbox and a mail server, as separate
+    processes."""
     from bench.stack import _wait_listening
 
     processes = stack.processes
@@ -227,8 +228,20 @@ def _outside_systems_start(stack: Stack) -> None:
         [str(BIN_DIR / "python"), "-m", "tally.payments.sslcommerz_sandbox"],
         extra_env={"SSLCOMMERZ_SANDBOX_PORT": str(sandbox_port)},
     )
+    # Customers' emails (order confirmations, invoices) go to a real SMTP server that keeps
+    # nothing, as a mail relay would take them.
+    smtp_port = free_port()
+    processes.spawn(
+        "smtp",
+        [
+            str(BIN_DIR / "python"), "-m", "aiosmtpd", "-n",
+            "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Sink",
+        ],
+    )  # fmt: skip
     _wait_listening(processes, "provider", provider_port)
     _wait_listening(processes, "sslcommerz", sandbox_port)
+    _wait_listening(processes, "smtp", smtp_port)
+    processes.environment["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp_port}"
     processes.environment["OFFERS_PROVIDER_URL"] = f"http://127.0.0.1:{provider_port}"
     stack.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     processes.environment["SSLCOMMERZ_API_URL"] = stack.sandbox_url

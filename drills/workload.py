@@ -361,7 +361,11 @@ class Load:
         from asgiref.sync import sync_to_async
 
         def read() -> dict[str, str]:
+            from django.db import connection
+
             from tally.payments.models import Payment
+
+            connection.close()  # this thread's connection may predate a PostgreSQL restart
 
             rows = Payment.objects.filter(id__in=payment_ids).values_list(
                 "id", "order__customer_id"

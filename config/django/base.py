@@ -86,7 +86,10 @@ DATABASES = {
             "pool": {
                 "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
                 "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-                "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+                # How long a request waits for a connection. A sync worker uses one at a
+                # time, so this only runs out when PostgreSQL is unreachable: the request
+                # then answers 503 service_unavailable quickly instead of holding the worker.
+                "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=3.0),
             },
         },
     }
