@@ -209,6 +209,11 @@ def books_check(world: World, load: Load, verdict: Verdict, *, seeded_credit: in
         f"{len(ops.card_paid)} paid at the gateway, {captured} captured, "
         f"{doubles} orders captured twice; {len(ops.card_payments)} card checkouts",
     )
+    verdict.check(
+        "every card checkout got its gateway page and was paid",
+        len(ops.card_paid) == len(ops.card_payments),
+        f"{len(ops.card_paid)} of {len(ops.card_payments)}",
+    )
     wallet_paid = Payment.objects.filter(
         order_id__in=ops.wallet_orders, method="wallet", status="captured"
     ).count()

@@ -316,7 +316,12 @@ class Load:
             await self.card_pay(client, payment_id, customer, wait=10.0)
 
     async def card_pay(
-        self, client: Client, payment_id: str, customer: Customer, *, wait: float
+        self,
+        client: Client,
+        payment_id: str,
+        customer: Customer,
+        *,
+        wait: float,
     ) -> bool:
         """The buyer: wait for the gateway page (the worker opens the session), pay there
         (the sandbox POSTs the signed IPN to Tally). False when no page came in time."""
@@ -344,18 +349,36 @@ class Load:
         if not left:
             return 0
         owners = await self._payment_owners(left)
+        await self._pages_ready(left, wait=wait)
         connector = aiohttp.TCPConnector(limit=16)
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             client = Client(session, self.base_url, self.counts)
             paid = await asyncio.gather(
                 *(
-                    self.card_pay(client, p, customers_by_id[owners[p]], wait=wait)
+                    self.card_pay(client, p, customers_by_id[owners[p]], wait=10.0)
                     for p in left
                     if owners.get(p) in customers_by_id
                 )
             )
         return sum(paid)
+
+    async def _pages_ready(self, payment_ids: list[str], *, wait: float) -> None:
+        """Wait (reading the database, not polling the API with hundreds of buyers) until
+        the worker has opened a gateway session for every one of ``payment_ids``."""
+        from asgiref.sync import sync_to_async
+
+        def missing() -> int:
+            from django.db import connection
+
+            from tally.payments.models import Payment
+
+            connection.close()
+            return Payment.objects.filter(id__in=payment_ids, redirect_url="").count()
+
+        until = time.monotonic() + wait
+        while time.monotonic() < until and await sync_to_async(missing)():
+            await asyncio.sleep(2.0)
 
     async def _payment_owners(self, payment_ids: list[str]) -> dict[str, str]:
         from asgiref.sync import sync_to_async
