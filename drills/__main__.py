@@ -1,6 +1,6 @@
 """``make drills``: fault drills against a real Tally under load.
 
-    .venv/bin/python -m drills                 # every drill, full length (about 15 minutes)
+    .venv/bin/python -m drills                 # every drill, full length (about 30 minutes)
     .venv/bin/python -m drills --short         # every drill, short (CI)
     .venv/bin/python -m drills web_kill redis_stop   # some
 
