@@ -661,6 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     log("starting PostgreSQL and Redis")
     services = services_start()
     environment = django_environment(services, pool_max_size=4)
+    # The customers sign in once, before the run: their access tokens must outlive it (the
+    # default 15 minutes would turn every later purchase and order into a 401).
+    environment["JWT_ACCESS_MINUTES"] = str(int(args.minutes) + 30)
     os.environ.update(environment)
     import django
 
