@@ -82,6 +82,13 @@ DATABASES = {
         "ENGINE": "django_prometheus.db.backends.postgresql",
         # psycopg 3 connection pool per process; CONN_MAX_AGE must stay 0 with a pool.
         "CONN_MAX_AGE": 0,
+        # Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator())
+        # would outlive the transaction that declared it on a connection PgBouncer has
+        # handed to another client: set true there (docs/deploy.md#pgbouncer). Prepared
+        # statements need nothing: Django's psycopg backend leaves them off by default.
+        "DISABLE_SERVER_SIDE_CURSORS": env.bool(
+            "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+        ),
         "OPTIONS": {
             "pool": {
                 "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
@@ -139,6 +146,7 @@ TALLY_DEMO_DATA = False
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 
 from config.settings.celery import *  # noqa: E402, F403
+from config.settings.credit import *  # noqa: E402, F403
 from config.settings.email import *  # noqa: E402, F403
 from config.settings.invoices import *  # noqa: E402, F403
 from config.settings.jwt import *  # noqa: E402, F403

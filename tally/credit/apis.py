@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -32,6 +33,11 @@ from tally.platform.operations.selectors import operation_location
 from tally.platform.operations.serializers import OperationOutputSerializer, operation_body
 
 
+class CreditRequestApprovalOutputSerializer(serializers.Serializer):
+    admin_id = serializers.UUIDField()
+    approved_at = serializers.DateTimeField()
+
+
 class CreditRequestOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     vendor_id = serializers.UUIDField()
@@ -43,6 +49,21 @@ class CreditRequestOutputSerializer(serializers.Serializer):
     credited_at = serializers.DateTimeField(allow_null=True)
     transfer_id = serializers.UUIDField(allow_null=True)
     created_at = serializers.DateTimeField()
+    approvals_required = serializers.SerializerMethodField(
+        help_text="1, or 2 (by two different admins) above the second-approval threshold."
+    )
+    approvals = serializers.SerializerMethodField(
+        help_text="The approvals given so far, oldest first."
+    )
+
+    def get_approvals_required(self, credit_request: CreditRequest) -> int:
+        return selectors.credit_request_approvals_required(credit_request=credit_request)
+
+    @extend_schema_field(CreditRequestApprovalOutputSerializer(many=True))
+    def get_approvals(self, credit_request: CreditRequest) -> Any:
+        return CreditRequestApprovalOutputSerializer(
+            selectors.credit_request_approvals(credit_request=credit_request), many=True
+        ).data
 
 
 class CreditTransactionOutputSerializer(EntryOutputSerializer):
@@ -134,7 +155,10 @@ class CreditRequestApproveApi(ApiView):
 
     class OutputSerializer(serializers.Serializer):
         status = serializers.CharField(
-            help_text='Always "accepted": the credit is applied asynchronously.'
+            help_text='Always "accepted": the approval was recorded. The credit is applied '
+            "asynchronously once the request has all the approvals it needs; "
+            "`credit_request.status` is `awaiting_second_approval` while one more admin must "
+            "approve."
         )
         credit_request = CreditRequestOutputSerializer()
 

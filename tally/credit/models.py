@@ -12,6 +12,7 @@ from tally.platform.status import StatusMachine
 
 class CreditRequestStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    AWAITING_SECOND_APPROVAL = "awaiting_second_approval", "Awaiting second approval"
     APPROVING = "approving", "Approving"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
@@ -23,12 +24,20 @@ class CreditRequest(models.Model):
     status_machine = StatusMachine(
         states={
             CreditRequestStatus.PENDING: "submitted by the vendor, waiting for an admin",
+            CreditRequestStatus.AWAITING_SECOND_APPROVAL: (
+                "above the second-approval threshold and approved once; waiting for another admin"
+            ),
             CreditRequestStatus.APPROVING: "approved by an admin; the credit job is queued",
             CreditRequestStatus.APPROVED: "the vendor's credit was increased (exactly once)",
             CreditRequestStatus.REJECTED: "refused by an admin; nothing moved",
         },
         transitions={
             CreditRequestStatus.PENDING: (
+                CreditRequestStatus.AWAITING_SECOND_APPROVAL,
+                CreditRequestStatus.APPROVING,
+                CreditRequestStatus.REJECTED,
+            ),
+            CreditRequestStatus.AWAITING_SECOND_APPROVAL: (
                 CreditRequestStatus.APPROVING,
                 CreditRequestStatus.REJECTED,
             ),
@@ -44,11 +53,17 @@ class CreditRequest(models.Model):
     amount = models.BigIntegerField()
     note = models.CharField(max_length=500, blank=True)
     status = models.CharField(
-        max_length=16, choices=CreditRequestStatus.choices, default=CreditRequestStatus.PENDING
+        max_length=32, choices=CreditRequestStatus.choices, default=CreditRequestStatus.PENDING
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # Maker-checker: the first of two approvals an amount above
+    # CREDIT_SECOND_APPROVAL_ABOVE_MINOR needs; the second approver is ``decided_by``.
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -76,6 +91,23 @@ class CreditRequest(models.Model):
                     ~models.Q(status=CreditRequestStatus.APPROVED) & models.Q(transfer__isnull=True)
                 ),
                 name="credit_request_approved_has_transfer",
+            ),
+            # Waiting for a second approval means a first one was recorded.
+            models.CheckConstraint(
+                condition=~models.Q(status=CreditRequestStatus.AWAITING_SECOND_APPROVAL)
+                | models.Q(first_approved_by__isnull=False, first_approved_at__isnull=False),
+                name="credit_request_awaiting_has_first_approval",
+            ),
+            # Maker-checker, refereed by the database too: the admin whose approval moved a
+            # request that needed two is never the one who gave the first.
+            models.CheckConstraint(
+                condition=~models.Q(
+                    status__in=[CreditRequestStatus.APPROVING, CreditRequestStatus.APPROVED]
+                )
+                | models.Q(first_approved_by__isnull=True)
+                | models.Q(decided_by__isnull=True)
+                | ~models.Q(decided_by=models.F("first_approved_by")),
+                name="credit_request_two_different_approvers",
             ),
         ]
         indexes = [

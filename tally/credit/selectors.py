@@ -2,16 +2,68 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import QuerySet
 
-from tally.credit.models import CreditRequest, CustomerCreditOperation
+from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
 from tally.identity.models import User
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.platform.money import from_minor
 from tally.platform.operations.selectors import Operation, operation_location
+
+
+def credit_request_needs_second_approval(*, credit_request: CreditRequest) -> bool:
+    """Whether the amount is above ``CREDIT_SECOND_APPROVAL_ABOVE_MINOR``, so the request
+    needs two approvals by two different admins (maker-checker)."""
+    return credit_request.amount > settings.CREDIT_SECOND_APPROVAL_ABOVE_MINOR
+
+
+@dataclass(frozen=True)
+class CreditRequestApproval:
+    """One admin's approval of a credit request."""
+
+    admin_id: UUID
+    approved_at: datetime
+
+
+def credit_request_approvals(*, credit_request: CreditRequest) -> list[CreditRequestApproval]:
+    """The approvals given so far, oldest first: the first of two (maker-checker), then the
+    one that moved the request to approving. A rejection is not an approval."""
+    approvals = []
+    if credit_request.first_approved_by_id and credit_request.first_approved_at:
+        approvals.append(
+            CreditRequestApproval(
+                admin_id=credit_request.first_approved_by_id,
+                approved_at=credit_request.first_approved_at,
+            )
+        )
+    if (
+        credit_request.status in (CreditRequestStatus.APPROVING, CreditRequestStatus.APPROVED)
+        and credit_request.decided_by_id
+        and credit_request.decided_at
+    ):
+        approvals.append(
+            CreditRequestApproval(
+                admin_id=credit_request.decided_by_id, approved_at=credit_request.decided_at
+            )
+        )
+    return approvals
+
+
+def credit_request_approvals_required(*, credit_request: CreditRequest) -> int:
+    """How many approvals by different admins the request needs (or needed) to be credited:
+    two once a first approval was recorded, or while pending above
+    ``CREDIT_SECOND_APPROVAL_ABOVE_MINOR``; one otherwise."""
+    if credit_request.first_approved_by_id:
+        return 2
+    if credit_request.status == CreditRequestStatus.PENDING:
+        return 2 if credit_request_needs_second_approval(credit_request=credit_request) else 1
+    return 1
 
 
 def credit_request_list_for_actor(

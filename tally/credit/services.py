@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tally.credit import ledger_vocabulary as vocabulary
-from tally.credit.exceptions import CreditRequestNotPendingError
+from tally.credit.exceptions import CreditRequestNotPendingError, SecondApproverRequiredError
 from tally.credit.lock_objects import credit_request_lock, customer_credit_operation_lock
 from tally.credit.models import (
     CreditRequest,
@@ -19,6 +19,7 @@ from tally.credit.models import (
     CustomerCreditOperation,
     OperationStatus,
 )
+from tally.credit.selectors import credit_request_needs_second_approval
 from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import CustomerProfile, User, VendorProfile
 from tally.identity.services import vendor_require_active
@@ -75,18 +76,46 @@ def _reject_refused(current: str) -> DomainError:
 def credit_request_approve(*, actor: User, credit_request: CreditRequest) -> CreditRequest:
     """Approve: mark the request approving and queue the credit job, once.
 
-    The conditional update decides among concurrent approvals: exactly one moves the
-    request out of ``pending`` and enqueues the job; the others (and repeats, once it is
-    approving or approved) change nothing. Approving a rejected request is
-    ``invalid_state``. Locks: the request row (through the update). Enqueues:
-    ``credit_request_credit`` via the outbox.
+    Maker-checker: a pending request whose amount is above
+    ``CREDIT_SECOND_APPROVAL_ABOVE_MINOR`` only records this first approval (who, when) and
+    moves to ``awaiting_second_approval``; nothing is queued. A request awaiting its second
+    approval moves on only when a different admin approves it; the admin who gave the first
+    approval gets 403 ``second_approver_required`` and nothing changes. At or below the
+    threshold one approval moves the request to ``approving``, as does the second approval.
+
+    Locks: the request row (``credit_request_lock``) for the whole decision, so of any
+    number of concurrent approvals exactly one moves each step and at most one enqueues the
+    job; the others (and repeats, once it is approving or approved) change nothing.
+    Approving a rejected request is ``invalid_state``. Enqueues: ``credit_request_credit``
+    via the outbox, when the request becomes approving.
     """
+    locked = credit_request_lock(credit_request_id=credit_request.pk)
+    now = timezone.now()
+    if locked.status == CreditRequestStatus.PENDING and credit_request_needs_second_approval(
+        credit_request=locked
+    ):
+        status_transition(
+            instance=credit_request,
+            to=CreditRequestStatus.AWAITING_SECOND_APPROVAL,
+            actor=actor,
+            action="credit_request.first_approved",
+            fields={"first_approved_by": actor, "first_approved_at": now},
+            changes={"first_approved_by": [None, str(actor.pk)]},
+            error=_approve_refused,
+        )
+        return credit_request
+    if (
+        locked.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL
+        and locked.first_approved_by_id == actor.pk
+    ):
+        credit_request.refresh_from_db()
+        raise SecondApproverRequiredError(current_status=locked.status)
     change = status_transition(
         instance=credit_request,
         to=CreditRequestStatus.APPROVING,
         actor=actor,
         action="credit_request.approved",
-        fields={"decided_by": actor, "decided_at": timezone.now()},
+        fields={"decided_by": actor, "decided_at": now},
         no_op_states=(CreditRequestStatus.APPROVING, CreditRequestStatus.APPROVED),
         error=_approve_refused,
     )
@@ -101,8 +130,10 @@ def credit_request_approve(*, actor: User, credit_request: CreditRequest) -> Cre
 def credit_request_reject(
     *, actor: User, credit_request: CreditRequest, reason: str = ""
 ) -> CreditRequest:
-    """Reject a pending request. Rejecting an approved (or approving) one is ``invalid_state``;
-    rejecting twice is a no-op. Locks: the request row (through the update). Enqueues nothing.
+    """Reject a pending request, or one awaiting its second approval (any admin, including
+    the one who gave the first approval). Rejecting an approved (or approving) one is
+    ``invalid_state``; rejecting twice is a no-op. Locks: the request row (through the
+    update). Enqueues nothing.
     """
     status_transition(
         instance=credit_request,

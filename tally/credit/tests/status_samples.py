@@ -24,6 +24,10 @@ def _transfer() -> Transfer:
     ).transfer
 
 
+def _first_approval() -> dict[str, Any]:
+    return {"first_approved_by": AdminFactory(), "first_approved_at": timezone.now()}
+
+
 def _credit_request_in(state: str) -> CreditRequest:
     vendor = VendorFactory()
     return CreditRequest.objects.create(
@@ -32,12 +36,15 @@ def _credit_request_in(state: str) -> CreditRequest:
         requested_by=vendor.user,
         status=state,
         transfer=_transfer() if state == CreditRequestStatus.APPROVED else None,
+        **(_first_approval() if state == CreditRequestStatus.AWAITING_SECOND_APPROVAL else {}),
     )
 
 
 def _credit_request_fields(target: str) -> dict[str, Any]:
     if target == CreditRequestStatus.APPROVED:
         return {"transfer": _transfer(), "credited_at": timezone.now()}
+    if target == CreditRequestStatus.AWAITING_SECOND_APPROVAL:
+        return _first_approval()
     return {}
 
 
