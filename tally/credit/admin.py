@@ -1,43 +1,260 @@
-"""Credit requests in Django admin; approve/reject call the same services as the API."""
+"""Credit requests in Django admin; approve/reject call the same services as the API.
+
+A request's page shows what an admin needs to decide it: the amount, the approvals so far,
+the vendor's current prepaid balance and its newest statement entries (linked to the ledger's
+transfer pages), and **Approve** / **Reject** buttons for staff who may decide. The buttons
+and the list's bulk actions call ``credit_request_approve`` / ``credit_request_reject``, so
+the maker-checker rule, the audit rows and the outbox work exactly as through the API; a
+refusal is shown as a message on the page, never an error page.
+"""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from typing import Any
 
-from tally.credit import services
-from tally.credit.models import CreditRequest, CustomerCreditOperation
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
+
+from tally.credit import selectors, services
+from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
 from tally.identity.models import User
 from tally.platform.admin import ReadOnlyAdmin
 from tally.platform.exceptions import DomainError
+from tally.platform.money import from_minor
+
+DECIDABLE = (CreditRequestStatus.PENDING, CreditRequestStatus.AWAITING_SECOND_APPROVAL)
+
+
+def _actor(request: HttpRequest) -> User:
+    actor = request.user
+    assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
+    return actor
+
+
+def _approval_outcome(credit_request: CreditRequest) -> str:
+    """What an approval that went through did, in the admin's words."""
+    if credit_request.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL:
+        return (
+            "first approval recorded; a different admin must approve it before the vendor "
+            "is credited"
+        )
+    return "approved; the vendor is being credited (asynchronously)"
 
 
 @admin.register(CreditRequest)
 class CreditRequestAdmin(ReadOnlyAdmin):
-    """Requests are decided only through the approve/reject actions, which call the services."""
+    """Requests are decided only through the buttons and actions, which call the services."""
 
-    list_display = ("id", "vendor", "amount", "status", "created_at", "decided_by", "credited_at")
+    list_display = (
+        "id",
+        "vendor",
+        "amount_display",
+        "status",
+        "approvals_display",
+        "created_at",
+        "decided_by",
+        "credited_at",
+    )
     list_filter = ("status",)
+    list_select_related = ("vendor",)
     search_fields = ("id", "vendor__business_name", "vendor__user__email")
     actions = ("approve", "reject")
+    change_form_template = "admin/credit/creditrequest/change_form.html"
+    readonly_fields = (
+        "amount_display",
+        "approvals_display",
+        "vendor_balance",
+        "vendor_statement",
+    )
+    fieldsets = (
+        (
+            "Request",
+            {"fields": ("id", "vendor", "amount_display", "note", "status", "created_at")},
+        ),
+        (
+            "Approvals",
+            {
+                "fields": (
+                    "approvals_display",
+                    "first_approved_by",
+                    "first_approved_at",
+                    "decided_by",
+                    "decided_at",
+                    "rejection_reason",
+                    "transfer",
+                    "credited_at",
+                )
+            },
+        ),
+        ("Vendor's prepaid credit", {"fields": ("vendor_balance", "vendor_statement")}),
+    )
+
+    # --- read-only fields -----------------------------------------------------------------
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, credit_request: CreditRequest) -> str:
+        return from_minor(credit_request.amount)
+
+    @admin.display(description="approvals")
+    def approvals_display(self, credit_request: CreditRequest) -> str:
+        given = len(selectors.credit_request_approvals(credit_request=credit_request))
+        required = selectors.credit_request_approvals_required(credit_request=credit_request)
+        return f"{given} of {required}"
+
+    @admin.display(description="current balance")
+    def vendor_balance(self, credit_request: CreditRequest) -> SafeString | str:
+        panel = selectors.vendor_credit_panel(vendor=credit_request.vendor)
+        if panel.account is None or panel.balance is None:
+            return "0.00 (no movement yet)"
+        return format_html(
+            '<a href="{}">{} {}</a> (available {}, pending {})',
+            reverse("admin:ledger_account_change", args=[panel.account.pk]),
+            from_minor(panel.balance.balance),
+            panel.balance.currency,
+            from_minor(panel.balance.available),
+            from_minor(panel.balance.pending),
+        )
+
+    @admin.display(description="recent history")
+    def vendor_statement(self, credit_request: CreditRequest) -> SafeString | str:
+        panel = selectors.vendor_credit_panel(vendor=credit_request.vendor)
+        if panel.account is None or not panel.recent_entries:
+            return "No movement yet."
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td class="amount">{}</td><td class="amount">{}</td>'
+            '<td><a href="{}">{}</a></td></tr>',
+            (
+                (
+                    entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    entry.transfer.code,
+                    from_minor(entry.amount),
+                    "" if entry.balance_after is None else from_minor(entry.balance_after),
+                    reverse("admin:ledger_transfer_change", args=[entry.transfer_id]),
+                    entry.transfer.reference or str(entry.transfer_id)[:8],
+                )
+                for entry in panel.recent_entries
+            ),
+        )
+        return format_html(
+            '<table class="vendor-statement"><thead><tr><th>when</th><th>code</th>'
+            "<th>amount</th><th>balance after</th><th>transfer</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}?account={}">All entries</a></p>',
+            rows,
+            reverse("admin:ledger_entry_changelist"),
+            panel.account.pk,
+        )
+
+    # --- the decision buttons on a request's page -----------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path(
+                "<path:object_id>/approve/",
+                self.admin_site.admin_view(self.approve_view),
+                name="{}_{}_approve".format(*info),
+            ),
+            path(
+                "<path:object_id>/reject/",
+                self.admin_site.admin_view(self.reject_view),
+                name="{}_{}_reject".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        credit_request = self.get_object(request, unquote(object_id))
+        context = {
+            **(extra_context or {}),
+            "can_decide": (
+                credit_request is not None
+                and credit_request.status in DECIDABLE
+                and self.has_action_permission(request)
+            ),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _decided(self, request: HttpRequest, object_id: str) -> CreditRequest:
+        if not self.has_action_permission(request):
+            raise PermissionDenied
+        credit_request = self.get_object(request, unquote(object_id))
+        if credit_request is None:
+            raise Http404("No such credit request.")
+        return credit_request
+
+    def _back_to(self, credit_request: CreditRequest) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            reverse("admin:credit_creditrequest_change", args=[credit_request.pk])
+        )
+
+    @method_decorator(require_POST)
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        credit_request = self._decided(request, object_id)
+        try:
+            services.credit_request_approve(actor=_actor(request), credit_request=credit_request)
+        except DomainError as error:
+            self.message_user(request, f"Not approved: {error.detail}", messages.ERROR)
+        else:
+            self.message_user(
+                request, f"Credit request {_approval_outcome(credit_request)}.", messages.SUCCESS
+            )
+        return self._back_to(credit_request)
+
+    @method_decorator(require_POST)
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        credit_request = self._decided(request, object_id)
+        reason = str(request.POST.get("reason", "")).strip()[:500]
+        try:
+            services.credit_request_reject(
+                actor=_actor(request), credit_request=credit_request, reason=reason
+            )
+        except DomainError as error:
+            self.message_user(request, f"Not rejected: {error.detail}", messages.ERROR)
+        else:
+            self.message_user(request, "Credit request rejected.", messages.SUCCESS)
+        return self._back_to(credit_request)
+
+    # --- bulk actions on the list ---------------------------------------------------------
 
     def _run(self, request: HttpRequest, queryset: QuerySet[CreditRequest], approve: bool) -> None:
-        actor = request.user
-        assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
-        done, refused = 0, 0
+        actor = _actor(request)
+        done, awaiting, refused = 0, 0, 0
         for credit_request in queryset:
             try:
                 if approve:
                     services.credit_request_approve(actor=actor, credit_request=credit_request)
                 else:
                     services.credit_request_reject(actor=actor, credit_request=credit_request)
-                done += 1
             except DomainError as error:
                 refused += 1
                 self.message_user(request, f"{credit_request.id}: {error.detail}", messages.WARNING)
-        verb = "Approved (crediting asynchronously)" if approve else "Rejected"
-        self.message_user(request, f"{verb}: {done}. Refused: {refused}.", messages.SUCCESS)
+                continue
+            if credit_request.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL:
+                awaiting += 1
+            else:
+                done += 1
+        if approve:
+            summary = f"Approved (crediting asynchronously): {done}."
+            if awaiting:
+                summary += f" First approval recorded, a different admin must approve: {awaiting}."
+        else:
+            summary = f"Rejected: {done}."
+        self.message_user(request, f"{summary} Refused: {refused}.", messages.SUCCESS)
 
     @admin.action(description="Approve selected credit requests", permissions=("action",))
     def approve(self, request: HttpRequest, queryset: QuerySet[CreditRequest]) -> None:

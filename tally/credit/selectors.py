@@ -10,8 +10,12 @@ from uuid import UUID
 from django.conf import settings
 from django.db.models import QuerySet
 
+from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
-from tally.identity.models import User
+from tally.identity.models import User, VendorProfile
+from tally.ledger import selectors as ledger_selectors
+from tally.ledger.models import Account, Entry
+from tally.ledger.selectors import AccountBalance
 from tally.platform.exceptions import NotFoundError, PermissionDeniedError
 from tally.platform.money import from_minor
 from tally.platform.operations.selectors import Operation, operation_location
@@ -88,6 +92,34 @@ def credit_request_get_for_actor(*, actor: User, credit_request_id: UUID) -> Cre
     if request is None:
         raise NotFoundError("No such credit request.")
     return request
+
+
+@dataclass(frozen=True)
+class VendorCreditPanel:
+    """What an admin deciding a credit request sees of the vendor's prepaid credit."""
+
+    account: Account | None
+    balance: AccountBalance | None
+    recent_entries: list[Entry]
+
+
+def vendor_credit_panel(*, vendor: VendorProfile, entries_limit: int = 10) -> VendorCreditPanel:
+    """The vendor's prepaid account, its balance read fresh from PostgreSQL (not the cache),
+    and its newest ``entries_limit`` entries with their transfers. Reads only; creates
+    nothing (no account before the vendor's first movement)."""
+    account = ledger_selectors.account_find(owner_id=vendor.user_id, kind=VENDOR_PREPAID)
+    if account is None:
+        return VendorCreditPanel(account=None, balance=None, recent_entries=[])
+    entries = list(
+        ledger_selectors.owner_entries(owner_id=vendor.user_id, kind=VENDOR_PREPAID).order_by(
+            "-id"
+        )[:entries_limit]
+    )
+    return VendorCreditPanel(
+        account=account,
+        balance=ledger_selectors.account_balance(account=account),
+        recent_entries=entries,
+    )
 
 
 CUSTOMER_CREDIT_OPERATION_KIND = "customer_credit"

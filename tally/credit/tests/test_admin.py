@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from tally.credit import services
 from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
 from tally.identity.models import Role, User, VendorProfile
-from tally.identity.tests.factories import UserFactory
+from tally.identity.tests.factories import AdminFactory, UserFactory
 from tally.platform.audit.models import AuditEvent
 from tally.platform.outbox.models import OutboxMessage
 
@@ -117,3 +120,182 @@ def test_credit_pages_never_add_edit_or_delete(admin_user: User, vendor: VendorP
     assert (credit_request.status, credit_request.amount) == (CreditRequestStatus.PENDING, 7000)
     assert CustomerCreditOperation.objects.count() == 0
     assert OutboxMessage.objects.count() == 0
+
+
+# --- a request's page: the vendor's credit beside it, and the decision buttons -------------
+
+
+def change_url(credit_request: CreditRequest) -> str:
+    return f"{URL}{credit_request.pk}/change/"
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_the_page_shows_the_amount_the_vendor_balance_and_its_history(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # given: the vendor has 1234.56 of credit from one increase and has sold 34.56
+    increase = services.vendor_credit_increase(
+        actor=admin_user, vendor=vendor, amount_minor=123456, reason="opening"
+    )
+    credit_request = CreditRequest.objects.create(
+        vendor=vendor, amount=250075, requested_by=vendor.user
+    )
+    # when
+    page = login(admin_user).get(change_url(credit_request))
+    # then
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "2500.75" in html
+    assert "1234.56 USD" in html
+    assert "(available 1234.56, pending 0.00)" in html
+    assert f"/admin/ledger/transfer/{increase.transfer.pk}/change/" in html
+    assert "credit_increase" in html
+    assert "0 of 1" in html
+    assert 'name="approve"' in html
+    assert 'name="reject"' in html
+
+
+def test_the_approve_button_needs_two_admins_above_the_threshold(
+    admin_user: User, vendor: VendorProfile, settings: Any
+) -> None:
+    # given
+    settings.CREDIT_SECOND_APPROVAL_ABOVE_MINOR = 10_000
+    second_admin = AdminFactory()
+    credit_request = CreditRequest.objects.create(
+        vendor=vendor, amount=10_001, requested_by=vendor.user
+    )
+    first, second = login(admin_user), login(second_admin)
+    approve_url = f"{URL}{credit_request.pk}/approve/"
+    # when: the first admin approves, then tries again, then a second admin approves
+    first_try = first.post(approve_url, follow=True)
+    after_first = CreditRequest.objects.get(pk=credit_request.pk)
+    same_admin = first.post(approve_url, follow=True)
+    after_same = CreditRequest.objects.get(pk=credit_request.pk)
+    second_try = second.post(approve_url, follow=True)
+    # then
+    assert first_try.status_code == same_admin.status_code == second_try.status_code == 200
+    assert first_try.redirect_chain == [(change_url(credit_request), 302)]
+    assert messages_of(first_try) == [
+        "Credit request first approval recorded; a different admin must approve it before the "
+        "vendor is credited."
+    ]
+    assert after_first.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL
+    assert after_first.first_approved_by == admin_user
+    assert "1 of 2" in first_try.content.decode()
+    assert messages_of(same_admin) == [
+        "Not approved: You already approved this credit request; a different admin must give "
+        "the second approval."
+    ]
+    assert (after_same.status, after_same.first_approved_at, after_same.decided_by) == (
+        CreditRequestStatus.AWAITING_SECOND_APPROVAL,
+        after_first.first_approved_at,
+        None,
+    )
+    assert messages_of(second_try) == [
+        "Credit request approved; the vendor is being credited (asynchronously)."
+    ]
+    credit_request.refresh_from_db()
+    assert credit_request.status == CreditRequestStatus.APPROVING
+    assert credit_request.decided_by == second_admin
+    assert OutboxMessage.objects.count() == 1
+    assert list(AuditEvent.objects.order_by("id").values_list("action", "actor")) == [
+        ("credit_request.first_approved", admin_user.pk),
+        ("credit_request.approved", second_admin.pk),
+    ]
+    assert 'name="approve"' not in second_try.content.decode()
+
+
+def test_the_reject_button_rejects_with_a_reason(admin_user: User, vendor: VendorProfile) -> None:
+    # given
+    credit_request = CreditRequest.objects.create(
+        vendor=vendor, amount=500, requested_by=vendor.user
+    )
+    # when
+    response = login(admin_user).post(
+        f"{URL}{credit_request.pk}/reject/", {"reason": "unpaid invoice"}, follow=True
+    )
+    # then
+    assert messages_of(response) == ["Credit request rejected."]
+    credit_request.refresh_from_db()
+    assert (credit_request.status, credit_request.rejection_reason) == (
+        CreditRequestStatus.REJECTED,
+        "unpaid invoice",
+    )
+    assert list(AuditEvent.objects.values_list("action", "actor")) == [
+        ("credit_request.rejected", admin_user.pk)
+    ]
+
+
+def test_a_refused_decision_is_a_message_not_an_error_page(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # given: a rejected request
+    credit_request = CreditRequest.objects.create(
+        vendor=vendor, amount=500, requested_by=vendor.user, status=CreditRequestStatus.REJECTED
+    )
+    # when
+    response = login(admin_user).post(f"{URL}{credit_request.pk}/approve/", follow=True)
+    # then
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        "Not approved: This credit request was rejected; it cannot be approved."
+    ]
+    credit_request.refresh_from_db()
+    assert credit_request.status == CreditRequestStatus.REJECTED
+    assert OutboxMessage.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
+def test_the_decision_views_refuse_viewers_gets_and_unknown_requests(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # given
+    credit_request = CreditRequest.objects.create(
+        vendor=vendor, amount=500, requested_by=vendor.user
+    )
+    viewer = login(view_only_staff())
+    admin = login(admin_user)
+    # when
+    viewer_page = viewer.get(change_url(credit_request))
+    viewer_approve = viewer.post(f"{URL}{credit_request.pk}/approve/")
+    viewer_reject = viewer.post(f"{URL}{credit_request.pk}/reject/")
+    get_approve = admin.get(f"{URL}{credit_request.pk}/approve/")
+    unknown = admin.post(f"{URL}00000000-0000-0000-0000-000000000000/approve/")
+    # then
+    assert viewer_page.status_code == 200
+    assert 'name="approve"' not in viewer_page.content.decode()
+    assert viewer_approve.status_code == viewer_reject.status_code == 403
+    assert get_approve.status_code == 405
+    assert unknown.status_code == 404
+    credit_request.refresh_from_db()
+    assert credit_request.status == CreditRequestStatus.PENDING
+    assert OutboxMessage.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
+def test_the_approve_action_records_a_first_approval_above_the_threshold(
+    admin_user: User, vendor: VendorProfile, settings: Any
+) -> None:
+    # given
+    settings.CREDIT_SECOND_APPROVAL_ABOVE_MINOR = 10_000
+    small = CreditRequest.objects.create(vendor=vendor, amount=100, requested_by=vendor.user)
+    large = CreditRequest.objects.create(vendor=vendor, amount=20_000, requested_by=vendor.user)
+    # when
+    response = login(admin_user).post(
+        URL,
+        {"action": "approve", "_selected_action": [str(small.pk), str(large.pk)]},
+        follow=True,
+    )
+    # then
+    assert messages_of(response) == [
+        "Approved (crediting asynchronously): 1. First approval recorded, a different admin "
+        "must approve: 1. Refused: 0."
+    ]
+    small.refresh_from_db()
+    large.refresh_from_db()
+    assert small.status == CreditRequestStatus.APPROVING
+    assert large.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL
+    assert OutboxMessage.objects.count() == 1
