@@ -12,21 +12,27 @@ around them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from tally.identity import services
 from tally.identity.models import ApiKey, CustomerProfile, PartnerProfile, User, VendorProfile
 from tally.identity.throttles import LoginThrottle, login_attempt_hit
 from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -84,33 +90,116 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(VendorProfile)
 class VendorProfileAdmin(ReadOnlyAdmin):
-    """Vendors are created and edited through the API; activation is an action here."""
+    """Vendors are created and edited through the API; activation is an action here.
+
+    A vendor's page has **Activate** / **Deactivate** buttons (and the list has the same
+    actions), calling ``vendor_activate`` / ``vendor_deactivate``: admins only, audited, and
+    a refusal is a message on the page. It links to the vendor's ledger accounts (from there
+    its entries and transfers) and credit requests by their admin URL names, so this app
+    imports neither.
+    """
 
     list_display = ("business_name", "user", "is_active", "activated_at", "created_at")
     list_filter = ("is_active",)
     search_fields = ("business_name", "user__email", "phone")
     actions = ("activate", "deactivate")
+    change_form_template = "admin/identity/vendorprofile/change_form.html"
+    readonly_fields = ("money_links",)
+    fields = (
+        "user",
+        "business_name",
+        "address",
+        "phone",
+        "is_active",
+        "activated_at",
+        "created_at",
+        "money_links",
+    )
 
-    def _run(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[VendorProfile],
-        service: Callable[..., VendorProfile],
-        verb: str,
-    ) -> None:
+    @admin.display(description="money")
+    def money_links(self, vendor: VendorProfile) -> SafeString:
+        return format_html(
+            '<a href="{}?owner={}">Ledger accounts</a> · <a href="{}?vendor={}">Credit requests</a>',
+            reverse("admin:ledger_account_changelist"),
+            vendor.pk,
+            reverse("admin:credit_creditrequest_changelist"),
+            vendor.pk,
+        )
+
+    def _apply(self, request: HttpRequest, vendor: VendorProfile, activate: bool) -> bool:
+        """Run the service for one vendor; a refusal becomes an error message."""
         actor = request.user
         assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
-        for vendor in queryset:
+        service = services.vendor_activate if activate else services.vendor_deactivate
+        try:
             service(actor=actor, vendor=vendor)
-        self.message_user(request, f"{verb} {queryset.count()} vendor(s).", messages.SUCCESS)
+        except DomainError as error:
+            self.message_user(request, f"{vendor}: {error.detail}", messages.ERROR)
+            return False
+        return True
+
+    def _run(self, request: HttpRequest, queryset: QuerySet[VendorProfile], activate: bool) -> None:
+        done = sum(self._apply(request, vendor, activate) for vendor in queryset)
+        if done:
+            verb = "Activated" if activate else "Deactivated"
+            self.message_user(request, f"{verb} {done} vendor(s).", messages.SUCCESS)
 
     @admin.action(description="Activate selected vendors", permissions=("action",))
     def activate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
-        self._run(request, queryset, services.vendor_activate, "Activated")
+        self._run(request, queryset, activate=True)
 
     @admin.action(description="Deactivate selected vendors", permissions=("action",))
     def deactivate(self, request: HttpRequest, queryset: QuerySet[VendorProfile]) -> None:
-        self._run(request, queryset, services.vendor_deactivate, "Deactivated")
+        self._run(request, queryset, activate=False)
+
+    # --- the buttons on a vendor's page ---------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path(
+                "<path:object_id>/activate/",
+                self.admin_site.admin_view(self.activate_view),
+                name="{}_{}_activate".format(*info),
+            ),
+            path(
+                "<path:object_id>/deactivate/",
+                self.admin_site.admin_view(self.deactivate_view),
+                name="{}_{}_deactivate".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "can_activate": self.has_action_permission(request)}
+        return super().change_view(request, object_id, form_url, context)
+
+    def _button(self, request: HttpRequest, object_id: str, activate: bool) -> HttpResponse:
+        if not self.has_action_permission(request):
+            raise PermissionDenied
+        vendor = self.get_object(request, unquote(object_id))
+        if vendor is None:
+            raise Http404("No such vendor.")
+        if self._apply(request, vendor, activate):
+            verb = "activated" if activate else "deactivated"
+            self.message_user(request, f"{vendor} {verb}.", messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:identity_vendorprofile_change", args=[vendor.pk])
+        )
+
+    @method_decorator(require_POST)
+    def activate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._button(request, object_id, activate=True)
+
+    @method_decorator(require_POST)
+    def deactivate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._button(request, object_id, activate=False)
 
 
 @admin.register(CustomerProfile)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -197,3 +198,98 @@ def test_the_admin_sign_in_counts_attempts_per_address_whatever_the_email(
         admin_sign_in(client, f"staff{number}@example.com", "wrong")
     assert admin_sign_in(client, admin_user.email, PASSWORD) == 200
     assert "_auth_user_id" not in client.session
+
+
+# --- a vendor's page: activation buttons and links to its money ----------------------------
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_the_activate_and_deactivate_buttons_go_through_the_services(
+    admin_user: User, inactive_vendor: VendorProfile
+) -> None:
+    # given
+    client = login(admin_user)
+    page = f"{VENDORS}{inactive_vendor.pk}/change/"
+    before = client.get(page).content.decode()
+    # when
+    activated = client.post(f"{VENDORS}{inactive_vendor.pk}/activate/", follow=True)
+    is_active_after_activate = VendorProfile.objects.get(pk=inactive_vendor.pk).is_active
+    deactivated = client.post(f"{VENDORS}{inactive_vendor.pk}/deactivate/", follow=True)
+    # then
+    assert 'name="activate"' in before
+    assert 'name="deactivate"' not in before
+    assert activated.redirect_chain == [(page, 302)]
+    assert messages_of(activated) == [f"{inactive_vendor.business_name} activated."]
+    assert 'name="deactivate"' in activated.content.decode()
+    assert is_active_after_activate is True
+    assert messages_of(deactivated) == [f"{inactive_vendor.business_name} deactivated."]
+    inactive_vendor.refresh_from_db()
+    assert (inactive_vendor.is_active, inactive_vendor.activated_at) == (False, None)
+    assert list(AuditEvent.objects.order_by("id").values_list("action", "actor")) == [
+        ("vendor.activated", admin_user.pk),
+        ("vendor.deactivated", admin_user.pk),
+    ]
+
+
+def test_a_refused_activation_is_a_message_and_changes_nothing(
+    inactive_vendor: VendorProfile,
+) -> None:
+    """Staff holding the change permission but not the admin role: the service refuses, and
+    the page says so (no error page), through the button and through the list's action."""
+    # given
+    staff = UserFactory(role=Role.CUSTOMER, is_staff=True)
+    staff.user_permissions.add(
+        Permission.objects.get(codename="view_vendorprofile"),
+        Permission.objects.get(codename="change_vendorprofile"),
+    )
+    client = login(staff)
+    # when
+    button = client.post(f"{VENDORS}{inactive_vendor.pk}/activate/", follow=True)
+    action = client.post(
+        VENDORS,
+        {"action": "activate", "_selected_action": [str(inactive_vendor.pk)]},
+        follow=True,
+    )
+    # then
+    refusal = f"{inactive_vendor.business_name}: Only admins can do this."
+    assert button.status_code == action.status_code == 200
+    assert messages_of(button) == [refusal]
+    assert messages_of(action) == [refusal]
+    inactive_vendor.refresh_from_db()
+    assert (inactive_vendor.is_active, inactive_vendor.activated_at) == (False, None)
+    assert AuditEvent.objects.count() == 0
+
+
+def test_the_buttons_refuse_viewers_gets_and_unknown_vendors(
+    admin_user: User, inactive_vendor: VendorProfile
+) -> None:
+    # given
+    viewer = UserFactory(role=Role.ADMIN, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_vendorprofile"))
+    # when
+    viewer_page = login(viewer).get(f"{VENDORS}{inactive_vendor.pk}/change/")
+    viewer_post = login(viewer).post(f"{VENDORS}{inactive_vendor.pk}/activate/")
+    admin_get = login(admin_user).get(f"{VENDORS}{inactive_vendor.pk}/activate/")
+    unknown = login(admin_user).post(f"{VENDORS}00000000-0000-0000-0000-000000000000/activate/")
+    # then
+    assert viewer_page.status_code == 200
+    assert 'name="activate"' not in viewer_page.content.decode()
+    assert viewer_post.status_code == 403
+    assert admin_get.status_code == 405
+    assert unknown.status_code == 404
+    inactive_vendor.refresh_from_db()
+    assert inactive_vendor.is_active is False
+    assert AuditEvent.objects.count() == 0
+
+
+def test_the_vendor_page_links_to_its_ledger_accounts_and_credit_requests(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # when
+    page = login(admin_user).get(f"{VENDORS}{vendor.pk}/change/").content.decode()
+    # then
+    assert f'href="/admin/ledger/account/?owner={vendor.pk}"' in page
+    assert f'href="/admin/credit/creditrequest/?vendor={vendor.pk}"' in page

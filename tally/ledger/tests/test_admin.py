@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from tally.identity.models import User
-from tally.ledger.models import Account, Transfer
+from tally.ledger.models import Account, Entry, Transfer
 from tally.ledger.testing import fund, row_counts
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +57,35 @@ def test_ledger_pages_are_read_only(staff: Client, prepaid: Account) -> None:
     assert prepaid.balance == 500
     assert Transfer.objects.filter(id=transfer.id).exists()
     assert row_counts() == before
+
+
+def test_accounts_transfers_and_entries_link_to_each_other(
+    staff: Client, prepaid: Account, other_prepaid: Account
+) -> None:
+    # given: two transfers into the prepaid account, one into another account
+    first = fund(prepaid, 500)
+    second = fund(prepaid, 700)
+    fund(other_prepaid, 900)
+    entry = Entry.objects.get(transfer=second, account=prepaid)
+    # when
+    account_page = staff.get(f"/admin/ledger/account/{prepaid.id}/change/").content.decode()
+    transfer_page = staff.get(f"/admin/ledger/transfer/{second.id}/change/").content.decode()
+    entries = staff.get("/admin/ledger/entry/", {"account": prepaid.id})
+    transfers_in = staff.get("/admin/ledger/transfer/", {"credit_account": prepaid.id})
+    owned = staff.get("/admin/ledger/account/", {"owner": str(prepaid.owner_id)})
+    # then: the account lists its entries newest first, each linked to its transfer
+    transfer_links = [
+        account_page.index(f'href="/admin/ledger/transfer/{t.id}/change/"') for t in (second, first)
+    ]
+    assert transfer_links == sorted(transfer_links)
+    assert f'href="/admin/ledger/entry/?account={prepaid.id}"' in account_page
+    assert f'href="/admin/ledger/transfer/?credit_account={prepaid.id}"' in account_page
+    # the transfer links both accounts through its entries
+    assert f'href="/admin/ledger/account/{prepaid.id}/change/"' in transfer_page
+    assert f'href="/admin/ledger/account/{second.debit_account_id}/change/"' in transfer_page
+    # the filtered lists hold only this account's rows
+    assert entries.status_code == transfers_in.status_code == owned.status_code == 200
+    assert {e.account_id for e in entries.context["cl"].result_list} == {prepaid.id}
+    assert entry in entries.context["cl"].result_list
+    assert list(transfers_in.context["cl"].result_list) == [second, first]
+    assert list(owned.context["cl"].result_list) == [prepaid]
