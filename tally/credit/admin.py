@@ -43,10 +43,10 @@ def _approval_outcome(credit_request: CreditRequest) -> str:
     """What an approval that went through did, in the admin's words."""
     if credit_request.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL:
         return (
-            "first approval recorded; a different admin must approve it before the vendor "
-            "is credited"
+            "First approval recorded; a different admin must approve it before the vendor "
+            "is credited."
         )
-    return "approved; the vendor is being credited (asynchronously)"
+    return "Approved; the vendor is being credited (asynchronously)."
 
 
 @admin.register(CreditRequest)
@@ -210,9 +210,7 @@ class CreditRequestAdmin(ReadOnlyAdmin):
         except DomainError as error:
             self.message_user(request, f"Not approved: {error.detail}", messages.ERROR)
         else:
-            self.message_user(
-                request, f"Credit request {_approval_outcome(credit_request)}.", messages.SUCCESS
-            )
+            self.message_user(request, _approval_outcome(credit_request), messages.SUCCESS)
         return self._back_to(credit_request)
 
     @method_decorator(require_POST)

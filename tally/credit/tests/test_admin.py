@@ -179,8 +179,7 @@ def test_the_approve_button_needs_two_admins_above_the_threshold(
     assert first_try.status_code == same_admin.status_code == second_try.status_code == 200
     assert first_try.redirect_chain == [(change_url(credit_request), 302)]
     assert messages_of(first_try) == [
-        "Credit request first approval recorded; a different admin must approve it before the "
-        "vendor is credited."
+        "First approval recorded; a different admin must approve it before the vendor is credited."
     ]
     assert after_first.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL
     assert after_first.first_approved_by == admin_user
@@ -194,9 +193,7 @@ def test_the_approve_button_needs_two_admins_above_the_threshold(
         after_first.first_approved_at,
         None,
     )
-    assert messages_of(second_try) == [
-        "Credit request approved; the vendor is being credited (asynchronously)."
-    ]
+    assert messages_of(second_try) == ["Approved; the vendor is being credited (asynchronously)."]
     credit_request.refresh_from_db()
     assert credit_request.status == CreditRequestStatus.APPROVING
     assert credit_request.decided_by == second_admin
