@@ -2,7 +2,8 @@
 
 Playwright's own browser download cannot be used here, so the tests launch the system's
 chromium (``apt-get install -y chromium``; ``CHROMIUM_PATH`` to point elsewhere) and are
-skipped, with the reason, when it or the playwright package is missing. Each test saves
+skipped, with the reason, when it or the playwright package is missing (failed instead when
+``BROWSER_TESTS_REQUIRED=1``, so a CI that means to run them cannot pass by skipping them). Each test saves
 screenshots of the steps it takes under ``var/browser-artifacts/<test name>/`` (gitignored),
 for a person to look at. Run only these with ``pytest -m browser``.
 """
@@ -14,7 +15,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -33,6 +34,12 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 
 
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("BROWSER_TESTS_REQUIRED") == "1":
+        pytest.fail(f"BROWSER_TESTS_REQUIRED=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """A headless chromium for one test module; skipped (with why) when it cannot start.
@@ -43,12 +50,15 @@ def chromium() -> Iterator[Any]:
     ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set. Both last only as long as this module's tests, so
     the tests that run after them see neither.
     """
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (uv sync)"
-    )
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _unavailable("the playwright package is not installed (uv sync)")
     executable = chromium_path()
     if executable is None:
-        pytest.skip("chromium is not installed: apt-get install -y chromium (or set CHROMIUM_PATH)")
+        _unavailable(
+            "chromium is not installed: apt-get install -y chromium (or set CHROMIUM_PATH)"
+        )
     with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         # --no-sandbox: CI and these machines run the tests as root, where chromium's
