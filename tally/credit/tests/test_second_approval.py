@@ -3,6 +3,10 @@ after two approvals by two different admins; at or below it, one approval credit
 
 from __future__ import annotations
 
+import os
+import subprocess  # nosec B404  # runs this interpreter only
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,3 +260,34 @@ def test_concurrent_second_approvals_by_different_admins_credit_once(celery_work
         "credit_request.credited",
     ]
     assert ledger_verify().ok
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, 1_000_000), ("250000", 250_000)])
+def test_the_threshold_is_read_from_the_environment(configured: str | None, expected: int) -> None:
+    # given: a fresh process loading the settings (nothing is connected to), with or
+    # without the variable
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", ""),
+        "DJANGO_SETTINGS_MODULE": "config.django.test",
+        "DATABASE_URL": "postgres://localhost/settings-only",
+        "REDIS_URL": "redis://localhost:6379/0",
+    }
+    if configured is not None:
+        env["CREDIT_SECOND_APPROVAL_ABOVE_MINOR"] = configured
+    # when
+    shown = subprocess.run(  # nosec B603  # this interpreter, fixed arguments
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; print(settings.CREDIT_SECOND_APPROVAL_ABOVE_MINOR)",
+        ],
+        cwd=Path(__file__).resolve().parents[3],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    # then
+    assert int(shown.stdout.strip()) == expected
