@@ -64,7 +64,7 @@ class CreditRequestAdmin(ReadOnlyAdmin):
         "credited_at",
     )
     list_filter = ("status",)
-    list_select_related = ("vendor",)
+    list_select_related = ("vendor", "decided_by")
     search_fields = ("id", "vendor__business_name", "vendor__user__email")
     actions = ("approve", "reject")
     change_form_template = "admin/credit/creditrequest/change_form.html"

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tally.credit import services
 from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
 from tally.identity.models import Role, User, VendorProfile
-from tally.identity.tests.factories import AdminFactory, UserFactory
+from tally.identity.tests.factories import AdminFactory, UserFactory, VendorFactory
 from tally.platform.audit.models import AuditEvent
 from tally.platform.outbox.models import OutboxMessage
 
@@ -296,3 +298,29 @@ def test_the_approve_action_records_a_first_approval_above_the_threshold(
     assert small.status == CreditRequestStatus.APPROVING
     assert large.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL
     assert OutboxMessage.objects.count() == 1
+
+
+def test_the_list_costs_the_same_queries_for_one_request_or_many(
+    admin_user: User, django_assert_max_num_queries: Any
+) -> None:
+    # given: requests from several vendors, decided by several admins
+    for _ in range(2):
+        vendor = VendorFactory()
+        credit_request = CreditRequest.objects.create(
+            vendor=vendor, amount=500, requested_by=vendor.user
+        )
+        services.credit_request_reject(actor=AdminFactory(), credit_request=credit_request)
+    client = login(admin_user)
+    client.get(URL)  # warm the session and content-type caches
+    with CaptureQueriesContext(connection) as few:
+        client.get(URL)
+    for _ in range(5):
+        vendor = VendorFactory()
+        credit_request = CreditRequest.objects.create(
+            vendor=vendor, amount=500, requested_by=vendor.user
+        )
+        services.credit_request_reject(actor=AdminFactory(), credit_request=credit_request)
+    # when / then
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(URL)
+    assert len(response.context["cl"].result_list) == 7
