@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.local")
 
@@ -10,3 +11,14 @@ app = Celery("tally")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["tally.platform.outbox", "tally.platform.idempotency"])
+
+
+@worker_init.connect
+def worker_metrics_start(**_: object) -> None:
+    """With WORKER_METRICS_BIND set, the worker's main process serves the metrics its jobs
+    count (tally.platform.worker_metrics; docs/deploy.md#metrics-and-dashboards)."""
+    bind = os.environ.get("WORKER_METRICS_BIND", "")
+    if bind:
+        from tally.platform.worker_metrics import worker_metrics_serve
+
+        worker_metrics_serve(bind=bind)

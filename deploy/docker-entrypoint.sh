@@ -2,21 +2,23 @@
 # The image's entrypoint: one command per Tally process (docs/deploy.md).
 set -eu
 
-if [ "${1:-web}" != web ]; then
-    # Only gunicorn's workers share metrics through files (served by any of them at
-    # /metrics); other processes keep theirs in memory (nothing scrapes a Celery worker yet:
-    # docs/deploy.md).
-    unset PROMETHEUS_MULTIPROC_DIR
+# prometheus_client keeps each process's metrics in files under PROMETHEUS_MULTIPROC_DIR:
+# gunicorn's workers, served by any of them at /metrics, and a Celery worker's pool
+# processes when WORKER_METRICS_BIND has the worker serve them (docs/deploy.md). Other
+# commands keep theirs in memory. A directory left over from an earlier run would add dead
+# processes' counts, so it starts empty.
+case "${1:-web}" in
+web) ;;
+worker) [ -n "${WORKER_METRICS_BIND:-}" ] || unset PROMETHEUS_MULTIPROC_DIR ;;
+*) unset PROMETHEUS_MULTIPROC_DIR ;;
+esac
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 
 case "${1:-web}" in
 web)
-    # prometheus_client keeps each gunicorn worker's metrics in files here; a directory left
-    # over from an earlier run would add dead workers' counts, so it starts empty.
-    if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
-        rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"
-        mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-    fi
     exec gunicorn -c config/gunicorn.py config.wsgi:application
     ;;
 worker)

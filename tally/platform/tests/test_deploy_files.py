@@ -376,12 +376,20 @@ def test_prometheus_scrapes_every_web_replica_and_only_services_that_exist(
     # given
     config = yaml.safe_load(PROMETHEUS_FILE.read_text())
     targets = {
-        job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+        job["job_name"]: [
+            *(target for group in job.get("static_configs", []) for target in group["targets"]),
+            *(
+                f"{name}:{group['port']}"
+                for group in job.get("dns_sd_configs", [])
+                for name in group["names"]
+            ),
+        ]
         for job in config["scrape_configs"]
     }
     services = stack["services"]
     # then
     assert sorted(targets["tally-web"]) == sorted(f"{name}:8000" for name in web_services(stack))
+    assert targets["tally-worker"] == ["worker:9100"]
     for job, addresses in targets.items():
         for address in addresses:
             host, port = address.rsplit(":", 1)
@@ -390,6 +398,8 @@ def test_prometheus_scrapes_every_web_replica_and_only_services_that_exist(
             assert host in services, f"{job} scrapes {host}, which compose does not run"
             if host == "haproxy":
                 assert environment(services[host])["TALLY_LB_STATS_BIND"] == f":{port}"
+            if host == "worker":
+                assert environment(services[host])["WORKER_METRICS_BIND"].endswith(f":{port}")
     web_job = next(job for job in config["scrape_configs"] if job["job_name"] == "tally-web")
     token_file = web_job["authorization"]["credentials_file"]
     mounted = [entry["target"] for entry in services["prometheus"]["configs"]]

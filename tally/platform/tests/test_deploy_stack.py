@@ -35,8 +35,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tally.credit.testing import vendor_fund
 from tally.identity.models import User
 from tally.identity.services import api_key_create
-from tally.identity.tests.factories import AdminFactory, VendorFactory
+from tally.identity.tests.factories import AdminFactory, CustomerFactory, VendorFactory
 from tally.ledger.testing import assert_ledger_verifies
+from tally.offers.provider_simulator import provider_simulator_run
+from tally.offers.testing import customer_fund, offer_make, wallet_position
 from tally.platform.testing.deploy import (
     BASE_DIR,
     ENTRYPOINT,
@@ -71,6 +73,7 @@ class Stack:
     logs: dict[str, Path]  # name -> gunicorn's log (access lines carry the request id)
     metrics_token: str
     pgbouncer_port: int
+    worker_metrics_url: str  # the Celery worker's own /metrics (WORKER_METRICS_BIND)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def client(self) -> httpx.Client:
@@ -161,6 +164,10 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
     workdir.chmod(0o755)
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
+    # The provisioning provider activations call, in this process (the worker reaches it
+    # over loopback HTTP).
+    provider_run = provider_simulator_run(latency_ms=0, failure_rate=0.0, reject_rate=0.0)
+    provider = provider_run.__enter__()
     try:
         # PgBouncer, which refuses to run as root.
         bouncer_port = free_port()
@@ -198,6 +205,8 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
             "WEB_CONCURRENCY": "2",
             "WORKER_CONCURRENCY": "1",
             "LOG_LEVEL": "WARNING",
+            "OFFERS_PROVIDER_URL": provider.url,
+            "OFFERS_PROVIDER_RETRY_BASE_SECONDS": "0.1",
         }
         replicas: dict[str, str] = {}
         replica_logs: dict[str, Path] = {}
@@ -214,10 +223,16 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
             replicas[name], replica_logs[name] = f"http://127.0.0.1:{port}", log
             logs.append(log)
         worker_log = workdir / "worker.log"
+        worker_metrics_port = free_port()
         processes.append(
             _spawn(
                 [str(ENTRYPOINT), "worker"],
-                env={**common, "TALLY_VAR_DIR": str(workdir / "worker")},
+                env={
+                    **common,
+                    "TALLY_VAR_DIR": str(workdir / "worker"),
+                    "WORKER_METRICS_BIND": f"127.0.0.1:{worker_metrics_port}",
+                    "PROMETHEUS_MULTIPROC_DIR": str(workdir / "worker" / "prometheus"),
+                },
                 log=worker_log,
             )
         )
@@ -288,11 +303,13 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
             logs=replica_logs,
             metrics_token=metrics_token,
             pgbouncer_port=bouncer_port,
+            worker_metrics_url=f"http://127.0.0.1:{worker_metrics_port}/metrics",
             processes=processes,
         )
     finally:
         for process in reversed(processes):
             _stop(process)
+        provider_run.__exit__(None, None, None)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -300,13 +317,12 @@ def api_key_headers(user: User) -> dict[str, str]:
     return {"Authorization": f"Api-Key {api_key_create(user=user, name='stack').key}"}
 
 
-def admin_headers(client: httpx.Client) -> dict[str, str]:
-    """An admin signed in through the load balancer (its password hashed as production
-    hashes it: the test settings' fast hasher is not among production's)."""
-    admin = AdminFactory()
-    admin.password = PBKDF2PasswordHasher().encode(PASSWORD, secrets.token_hex(8))
-    admin.save(update_fields=["password"])
-    response = client.post("/api/v1/auth/login/", json={"email": admin.email, "password": PASSWORD})
+def login_headers(client: httpx.Client, user: User) -> dict[str, str]:
+    """``user`` signed in through the load balancer (its password hashed as production hashes
+    it: the test settings' fast hasher is not among production's)."""
+    user.password = PBKDF2PasswordHasher().encode(PASSWORD, secrets.token_hex(8))
+    user.save(update_fields=["password"])
+    response = client.post("/api/v1/auth/login/", json={"email": user.email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access']}"}
 
@@ -374,7 +390,9 @@ def test_an_approval_on_one_replica_is_credited_by_the_worker_and_read_on_anothe
         assert created.status_code == 201, created.text
         request_url = f"/api/v1/credit-requests/{created.json()['id']}/"
         # when: an admin approves it (202: the worker credits it)
-        approved = client.post(f"{request_url}approve/", headers=admin_headers(client))
+        approved = client.post(
+            f"{request_url}approve/", headers=login_headers(client, AdminFactory())
+        )
         assert approved.status_code == 202, approved.text
         # then: read through whichever replica comes next, it ends approved and credited once
         deadline = time.monotonic() + 60
@@ -422,6 +440,45 @@ def test_plain_http_is_sent_to_https_and_the_load_balancer_hides_metrics(stack: 
     assert metrics.json()["code"] == "not_found"
 
 
+def test_an_activation_settled_by_the_worker_is_read_on_every_replica_and_counted(
+    stack: Stack,
+) -> None:
+    # given: a customer with 20.00 in its wallet and a 5.00 offer
+    customer = CustomerFactory()
+    customer_fund(customer, 20_00)
+    offer = offer_make()
+    with stack.client() as client:
+        headers = login_headers(client, customer.user)
+        # when: it buys the offer (202: the worker calls the provider, then settles)
+        accepted = client.post(
+            "/api/v1/activations/", headers=headers, json={"offer": str(offer.pk)}
+        )
+        assert accepted.status_code == 202, accepted.text
+        # then: read through the replicas in turn, it ends succeeded
+        deadline = time.monotonic() + 60
+        while (
+            status := client.get(accepted.headers["Location"], headers=headers).json()["status"]
+        ) != "succeeded":
+            assert status in {"pending", "processing"}, status
+            assert time.monotonic() < deadline, f"still {status}"
+            time.sleep(0.5)
+        statuses = {
+            client.get(accepted.headers["Location"], headers=headers).json()["status"]
+            for _ in range(REPLICAS)
+        }
+    assert statuses == {"succeeded"}
+    assert wallet_position(customer) == (15_00, 0, 15_00)
+    # and the worker counted it on its own /metrics
+    page = httpx.get(stack.worker_metrics_url, timeout=10).text
+    samples = {
+        (sample.name, sample.labels.get("outcome")): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+    assert samples[("tally_offer_activations_total", "succeeded")] >= 1
+    assert_ledger_verifies()
+
+
 def test_every_metric_the_dashboard_plots_is_on_a_real_scrape(stack: Stack) -> None:
     # given: some traffic on every replica (round robin), then each replica scraped directly
     vendor = VendorFactory()
@@ -454,6 +511,13 @@ def test_every_metric_the_dashboard_plots_is_on_a_real_scrape(stack: Stack) -> N
         )
         for sample in family.samples
     }
+    worker = {
+        sample.name
+        for family in text_string_to_metric_families(
+            httpx.get(stack.worker_metrics_url, timeout=10).text
+        )
+        for sample in family.samples
+    }
     defined = code_metric_families()
     plotted = {
         metric
@@ -468,12 +532,14 @@ def test_every_metric_the_dashboard_plots_is_on_a_real_scrape(stack: Stack) -> N
     # and every other name is on every replica's real page, except counters of what this
     # traffic never does (errors, exceptions, orders, payments, stock): those must at least be
     # defined in the code
-    unseen = {metric for metric in plotted - haproxy if metric not in on_every_replica}
+    unseen = {metric for metric in plotted - haproxy - worker if metric not in on_every_replica}
     for metric in unseen:
         assert metric_family(metric) in defined, metric
         assert metric.startswith("tally_") or re.search(r"error|exception", metric), metric
     assert "django_http_requests_latency_seconds_by_view_method_bucket" in on_every_replica
     assert "django_db_query_duration_seconds_bucket" in on_every_replica
+    # and the jobs' counters moved by the tests above are on the worker's page
+    assert {"tally_offer_activations_total", "tally_offer_activation_seconds_bucket"} <= worker
 
 
 def test_every_process_reached_postgresql_through_pgbouncer_in_transaction_mode(
