@@ -22,7 +22,7 @@ from tally.credit.models import (
 from tally.credit.selectors import credit_request_needs_second_approval
 from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import CustomerProfile, User, VendorProfile
-from tally.identity.services import vendor_require_active
+from tally.identity.services import actor_require_admin, vendor_require_active
 from tally.ledger import services as ledger
 from tally.ledger.models import Account, Transfer
 from tally.platform.audit.services import audit_record
@@ -86,9 +86,12 @@ def credit_request_approve(*, actor: User, credit_request: CreditRequest) -> Cre
     Locks: the request row (``credit_request_lock``) for the whole decision, so of any
     number of concurrent approvals exactly one moves each step and at most one enqueues the
     job; the others (and repeats, once it is approving or approved) change nothing.
-    Approving a rejected request is ``invalid_state``. Enqueues: ``credit_request_credit``
-    via the outbox, when the request becomes approving.
+    Approving a rejected request is ``invalid_state``. Admins only (403
+    ``permission_denied`` for anyone else, e.g. staff without the admin role in Django
+    admin). Enqueues: ``credit_request_credit`` via the outbox, when the request becomes
+    approving.
     """
+    actor_require_admin(actor=actor)
     locked = credit_request_lock(credit_request_id=credit_request.pk)
     now = timezone.now()
     if locked.status == CreditRequestStatus.PENDING and credit_request_needs_second_approval(
@@ -132,9 +135,11 @@ def credit_request_reject(
 ) -> CreditRequest:
     """Reject a pending request, or one awaiting its second approval (any admin, including
     the one who gave the first approval). Rejecting an approved (or approving) one is
-    ``invalid_state``; rejecting twice is a no-op. Locks: the request row (through the
-    update). Enqueues nothing.
+    ``invalid_state``; rejecting twice is a no-op. Admins only (403 ``permission_denied``
+    for anyone else, e.g. staff without the admin role in Django admin). Locks: the request
+    row (through the update). Enqueues nothing.
     """
+    actor_require_admin(actor=actor)
     status_transition(
         instance=credit_request,
         to=CreditRequestStatus.REJECTED,

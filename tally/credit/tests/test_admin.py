@@ -324,3 +324,36 @@ def test_the_list_costs_the_same_queries_for_one_request_or_many(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(URL)
     assert len(response.context["cl"].result_list) == 7
+
+
+def test_staff_without_the_admin_role_cannot_approve_or_reject(vendor: VendorProfile) -> None:
+    """Holding the change permission is not enough: the services take decisions from admins
+    only, so a staff member of another role gets a message and nothing changes."""
+    # given
+    staff = UserFactory(role=Role.CUSTOMER, is_staff=True)
+    staff.user_permissions.add(
+        Permission.objects.get(codename="view_creditrequest"),
+        Permission.objects.get(codename="change_creditrequest"),
+    )
+    credit_request = CreditRequest.objects.create(
+        vendor=vendor, amount=500, requested_by=vendor.user
+    )
+    client = login(staff)
+    # when
+    button = client.post(f"{URL}{credit_request.pk}/approve/", follow=True)
+    reject = client.post(f"{URL}{credit_request.pk}/reject/", follow=True)
+    action = client.post(
+        URL, {"action": "approve", "_selected_action": [str(credit_request.pk)]}, follow=True
+    )
+    # then
+    assert button.status_code == reject.status_code == action.status_code == 200
+    assert messages_of(button) == ["Not approved: Only admins can do this."]
+    assert messages_of(reject) == ["Not rejected: Only admins can do this."]
+    assert messages_of(action) == [
+        f"{credit_request.pk}: Only admins can do this.",
+        "Approved (crediting asynchronously): 0. Refused: 1.",
+    ]
+    credit_request.refresh_from_db()
+    assert (credit_request.status, credit_request.decided_by) == (CreditRequestStatus.PENDING, None)
+    assert OutboxMessage.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
