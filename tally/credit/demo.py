@@ -1,4 +1,5 @@
-"""Demo credit: the active demo vendors hold credit, and one credit request waits for approval."""
+"""Demo credit: the active demo vendors hold credit; one credit request waits for an approval,
+and one, above the second-approval threshold, for two (by two different admins)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tally.platform.db import use_case
 from tally.platform.demo import DemoAccount
 
 DEMO_CREDIT_MINOR = {"vendor1@tally.local": 100_000, "vendor2@tally.local": 50_000}
+# Above CREDIT_SECOND_APPROVAL_ABOVE_MINOR's default (10,000.00): two admins must approve it.
+DEMO_LARGE_REQUEST_MINOR = 1_250_000
 
 
 @use_case
@@ -26,5 +29,12 @@ def demo_data_load() -> list[DemoAccount]:
     if not CreditRequest.objects.filter(vendor=vendor1).exists():
         services.credit_request_create(
             vendor_user=vendor1.user, amount_minor=25_000, note="demo request"
+        )
+    vendor2 = VendorProfile.objects.get(user__email="vendor2@tally.local")
+    if not CreditRequest.objects.filter(vendor=vendor2).exists():
+        services.credit_request_create(
+            vendor_user=vendor2.user,
+            amount_minor=DEMO_LARGE_REQUEST_MINOR,
+            note="demo request needing two approvals",
         )
     return []

@@ -9,6 +9,11 @@ from tally.platform.demo import DEMO_PASSWORD, DemoAccount
 
 DEMO_ACCOUNTS = [
     DemoAccount("admin@tally.local", "admin", "admin (Django admin and API)"),
+    DemoAccount(
+        "checker@tally.local",
+        "admin",
+        "second admin, for credit requests that need two approvals",
+    ),
     DemoAccount("vendor1@tally.local", "vendor", "active vendor 'Demo Mobile'"),
     DemoAccount("vendor2@tally.local", "vendor", "active vendor 'Corner Shop'"),
     DemoAccount("vendor3@tally.local", "vendor", "inactive vendor 'Pending Traders'"),
@@ -25,6 +30,12 @@ def demo_data_load() -> list[DemoAccount]:
     if admin is None:
         admin = User.objects.create_superuser(
             "admin@tally.local", DEMO_PASSWORD, full_name="Demo Admin"
+        )
+
+    # Credit requests above CREDIT_SECOND_APPROVAL_ABOVE_MINOR need two different admins.
+    if not User.objects.filter(email="checker@tally.local").exists():
+        User.objects.create_superuser(
+            "checker@tally.local", DEMO_PASSWORD, full_name="Demo Checker"
         )
 
     vendors = [
