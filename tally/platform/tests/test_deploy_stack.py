@@ -76,9 +76,12 @@ class Stack:
     worker_metrics_url: str  # the Celery worker's own /metrics (WORKER_METRICS_BIND)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def client(self) -> httpx.Client:
+    def client(self, *, source_address: str = "127.0.0.1") -> httpx.Client:
+        """A client of the load balancer, connecting from ``source_address`` (any
+        127.0.0.0/8 address is this machine's, so a test can be several clients)."""
         # The certificate is self-signed, made for this run.
-        return httpx.Client(base_url=self.url, verify=False, timeout=30)  # noqa: S501  # nosec B501  # a self-signed certificate made for this test
+        transport = httpx.HTTPTransport(verify=False, local_address=source_address)  # nosec B501  # a self-signed certificate made for this test
+        return httpx.Client(base_url=self.url, transport=transport, timeout=30)
 
     def served_by(self, request_id: str) -> str:
         """The replica whose access log has this request id (waits for the line)."""
@@ -405,9 +408,10 @@ def test_an_approval_on_one_replica_is_credited_by_the_worker_and_read_on_anothe
 
 
 def test_rate_limits_count_the_address_haproxy_saw_across_every_replica(stack: Stack) -> None:
-    # given: sign-ups are limited per client address (REGISTER_LIMIT an hour here)
+    # given: sign-ups are limited per client address (REGISTER_LIMIT an hour here), and two
+    # clients at two addresses; every request reaches gunicorn from HAProxy's address
     answers = []
-    with stack.client() as client:
+    with stack.client(source_address="127.0.0.2") as client:
         for attempt in range(REGISTER_LIMIT + 1):
             # when: each attempt claims another address and lands on another replica
             answers.append(
@@ -417,11 +421,15 @@ def test_rate_limits_count_the_address_haproxy_saw_across_every_replica(stack: S
                     json={},
                 )
             )
+    with stack.client(source_address="127.0.0.3") as other_client:
+        other = other_client.post("/api/v1/auth/register/", json={})
     # then: the claimed addresses are ignored (TRUSTED_PROXY_COUNT=1 reads the one HAProxy
     # appended) and the count is shared by the replicas (Redis)
     assert [answer.status_code for answer in answers] == [400] * REGISTER_LIMIT + [429]
     assert answers[-1].json()["code"] == "rate_limited"
     assert int(answers[-1].headers["Retry-After"]) > 0
+    # and another client is counted apart, although HAProxy's address is the same for both
+    assert other.status_code == 400, other.text
 
 
 def test_plain_http_is_sent_to_https_and_the_load_balancer_hides_metrics(stack: Stack) -> None:
