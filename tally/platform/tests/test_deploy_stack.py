@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -132,6 +133,21 @@ def _wait(
         time.sleep(0.3)
 
 
+def _pgbouncer_user() -> list[str]:
+    """PgBouncer refuses to run as root: as root, run it as the user that can reach the
+    database (the embedded server's socket directory belongs to the server's user)."""
+    if os.geteuid() != 0:
+        return []
+    host = str(settings.DATABASES["default"].get("HOST") or "")
+    if host.startswith("/"):
+        return ["-u", Path(host).owner()]
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return ["-u", "nobody"]
+    return ["-u", "postgres"]
+
+
 def _pgbouncer_config(workdir: Path, *, port: int) -> Path:
     """Transaction pooling in front of the test database, as docker-compose.yml's PgBouncer."""
     database = settings.DATABASES["default"]
@@ -175,10 +191,8 @@ def stack(django_db_setup: None) -> Iterator[Stack]:
         # PgBouncer, which refuses to run as root.
         bouncer_port = free_port()
         config = _pgbouncer_config(workdir, port=bouncer_port)
-        as_user = ["-u", "postgres"] if os.geteuid() == 0 else []
+        as_user = _pgbouncer_user()
         bouncer_log = workdir / "pgbouncer.log"
-        bouncer_log.touch()
-        shutil.chown(bouncer_log, "postgres") if as_user else None
         processes.append(
             _spawn([PGBOUNCER, *as_user, str(config)], env=dict(os.environ), log=bouncer_log)
         )
