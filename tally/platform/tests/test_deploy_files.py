@@ -150,17 +150,24 @@ def test_web_worker_and_beat_reach_postgresql_through_pgbouncer_in_transaction_m
         assert values["DATABASE_DISABLE_SERVER_SIDE_CURSORS"] == "true", name
 
 
-def test_the_settings_send_no_prepared_statements_and_can_drop_server_side_cursors() -> None:
+def test_prepared_statements_and_server_side_cursors_fit_pgbouncers_transaction_mode(
+    stack: dict[str, Any],
+) -> None:
     # given: what PgBouncer's transaction mode needs from every connection
     from django.db import connection
 
+    pgbouncer = stack["services"]["pgbouncer"]
+    version = re.search(r":v?(\d+)\.(\d+)", pgbouncer["image"])
+    assert version is not None, pgbouncer["image"]
     # when
-    params = connection.get_connection_params()
-    # then: psycopg prepares nothing (a prepared statement would stay on a server connection
-    # PgBouncer lends to another client next)
-    assert params["prepare_threshold"] is None
-    assert "prepare_threshold" not in connection.settings_dict["OPTIONS"]
-    # and the compose setting reaches Django's own flag
+    threshold = connection.get_connection_params()["prepare_threshold"]
+    # then: a statement psycopg prepares on one server connection may run next on another:
+    # PgBouncer 1.21+ tracks prepared statements and re-prepares them there, when
+    # max_prepared_statements is above 0 (with prepare_threshold None nothing is prepared)
+    if threshold is not None:
+        assert (int(version.group(1)), int(version.group(2))) >= (1, 21)
+        assert int(environment(pgbouncer)["MAX_PREPARED_STATEMENTS"]) > 0
+    # and the compose setting reaches Django's server-side cursor flag
     script = (
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
