@@ -24,6 +24,17 @@ def database_config(url: str) -> dict[str, Any]:
     return config
 
 
+def prepare_threshold(value: str) -> int | None:
+    """``DATABASE_PREPARE_THRESHOLD``: after how many runs psycopg prepares a statement on a
+    connection (0: at once); ``off`` (or ``none``) never prepares."""
+    if value.strip().lower() in ("off", "none", ""):
+        return None
+    threshold = int(value)
+    if threshold < 0:
+        raise environ.ImproperlyConfigured("DATABASE_PREPARE_THRESHOLD must be 0 or more, or off.")
+    return threshold
+
+
 def service_urls(*, allow_embedded: bool) -> tuple[str, str]:
     """Return (DATABASE_URL, REDIS_URL), starting the embedded servers when both are unset.
 
