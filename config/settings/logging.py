@@ -18,7 +18,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId"},
+        "client_errors_at_info": {"()": "tally.platform.log_filters.ClientErrorsAtInfo"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -36,6 +39,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 4xx answer is the API refusing as documented: INFO, not WARNING.
+        "django.request": {"filters": ["client_errors_at_info"]},
         "django_guid": {"level": "WARNING"},
     },
 }
