@@ -8,17 +8,42 @@ PY := .venv/bin/python
 # Type checking imports settings; it needs no live servers.
 TYPECHECK_ENV := DATABASE_URL=postgres://localhost/typecheck REDIS_URL=redis://localhost:6379/0
 
-.PHONY: install run test lint fmt typecheck migrate shell bench bench-quick drills drills-short security soak clean
+.PHONY: install browser-deps deploy-deps test-browser test-deploy run test lint fmt typecheck migrate shell bench bench-quick drills drills-short security soak clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --extra embedded
 
+# Debian's chromium for the admin's browser tests (tally/platform/tests/browser/); Playwright's
+# own browser download cannot be used here. Installed when missing and apt-get can (as root);
+# elsewhere the browser tests are skipped with the reason (CI sets BROWSER_TESTS_REQUIRED=1).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed: the browser tests will be skipped"
+
+# Debian's HAProxy and PgBouncer for the multi-instance test (tally/platform/tests/
+# test_deploy_stack.py). Installed when missing and apt-get can (as root); elsewhere those
+# tests are skipped with the reason (CI sets DEPLOY_TESTS_REQUIRED=1).
+deploy-deps:
+	@{ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } && { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; } \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy pgbouncer >/dev/null; } \
+		|| echo "haproxy or pgbouncer not installed: the multi-instance deploy tests will be skipped"
+
 run: install
 	$(PY) -m tally.platform.devserver
 
-test: install
+test: install browser-deps deploy-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The deployment files checked statically, and the deployed shape run for real (docs/deploy.md).
+test-deploy: install deploy-deps
+	DEPLOY_TESTS_REQUIRED=1 $(PY) -m pytest tally/platform/tests/test_deploy_files.py tally/platform/tests/test_deploy_stack.py tally/platform/tests/test_worker_metrics.py $(PYTEST_ARGS)
+
+# Only the browser tests; screenshots under var/browser-artifacts/.
+test-browser: install browser-deps
+	BROWSER_TESTS_REQUIRED=1 $(PY) -m pytest -m browser tally/platform/tests/browser $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check .
