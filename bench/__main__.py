@@ -113,6 +113,7 @@ BARE_BEFORE = {
     "hot": "bare_sale_hot",
     "spread": "bare_sale_spread",
     "balance": "bare_read",
+    "latency": "bare_sale_single",
 }
 
 
@@ -174,6 +175,27 @@ class BareReferences:
                 log(f"ANOMALY in {name}: {check['name']}: {check['detail']}")
 
 
+def profiled(run: Any, processes: Processes, svg: Path, plan: Any, results: dict[str, Any]) -> Any:
+    """``run`` with py-spy on one web worker for all but its first and last seconds."""
+    from bench import profile
+
+    workers = profile.worker_pids(processes.children["web"].pid)
+    if not workers:
+        results["errors"].append("profile: no web worker found")
+        return run()
+    duration = max(1.0, plan.duration - 4)
+    with profile.recording(workers[0], svg.resolve(), duration) as raw:
+        scenario = run()
+    results["profile"] = {
+        "scenario": "spread",
+        "svg": str(svg),
+        "seconds": duration,
+        "layers": profile.layer_shares(raw.read_text()) if raw.exists() else {},
+    }
+    log(f"profile: {svg} {json.dumps(results['profile']['layers'])}")
+    return scenario
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one-minute smoke run")
@@ -182,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--only", help="comma-separated scenarios (and limits) to run; default all")
     parser.add_argument("--no-write", action="store_true", help="print, write no report")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="SVG",
+        help="py-spy one web worker during `spread`: a flame graph at SVG, layers in the report",
+    )
     args = parser.parse_args(argv)
     selected = set(args.only.split(",")) if args.only else None
 
@@ -284,7 +312,17 @@ def main(argv: list[str] | None = None) -> int:
                 ("spread", lambda: scenarios.scenario_spread(base_url, plan, spread_vendors)),
                 ("balance", lambda: scenarios.scenario_balance(base_url, plan, spread_vendors)),
                 ("mixed", lambda: scenarios.scenario_mixed(base_url, plan, spread_vendors)),
-                ("latency", lambda: scenarios.scenario_latency(base_url, plan, spread_vendors)),
+                (
+                    "latency",
+                    lambda: scenarios.scenario_latency(
+                        base_url,
+                        plan,
+                        spread_vendors,
+                        report_writer._get(
+                            results, "scenarios", "spread", "figures", "sales_per_s"
+                        ),
+                    ),
+                ),
                 ("depth", lambda: scenarios.scenario_depth(base_url, plan)),
                 ("activation", lambda: scenarios.scenario_activation(base_url, plan)),
                 ("orders", lambda: scenarios.scenario_orders(base_url, plan)),
@@ -296,7 +334,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 log(f"scenario {name}")
                 try:
-                    scenario = run()
+                    if name == "spread" and args.profile:
+                        scenario = profiled(run, processes, args.profile, plan, results)
+                    else:
+                        scenario = run()
                 except Exception:
                     results["errors"].append(f"{name}: {traceback.format_exc()}")
                     log(f"scenario {name} FAILED:\n{traceback.format_exc()}")

@@ -27,12 +27,12 @@ from typing import Any
 
 import psycopg
 
-from bench.loadgen import Client, Result, StopFlow, run_closed
+from bench.loadgen import Client, Result, StopFlow, run_closed, run_open
 from bench.scenarios import PHONE_NUMBERS, SALE_AMOUNT_MINOR, Plan
 from bench.stack import Processes, wait_http_ok, web_argv
 from tally.platform.testing.live_server import free_port
 
-NAMES = ("bare_sale_hot", "bare_sale_spread", "bare_read", "bare_ping")
+NAMES = ("bare_sale_hot", "bare_sale_spread", "bare_sale_single", "bare_read", "bare_ping")
 BARE_WSGI = "bench.bare.wsgi:application"
 _TALLY_WSGI = "config.wsgi:application"
 SPREAD_ACCOUNTS = 100
@@ -220,6 +220,30 @@ def sale_spread(base_url: str, plan: Plan, database_url: str) -> dict[str, Any]:
     }
 
 
+def sale_single(base_url: str, plan: Plan, database_url: str) -> dict[str, Any]:
+    """Sales at the fixed rate Tally's single-sale latency is measured at (open loop)."""
+    from bench.scenarios import SINGLE_SALE_RATE
+
+    ids = _spread_ids()
+    before = BareBooks.read(database_url, ids)
+    flow = BareSaleFlow(ids)
+    result = asyncio.run(
+        run_open(base_url, flow, rate=SINGLE_SALE_RATE, duration=plan.latency_duration)
+    )
+    after = BareBooks.read(database_url, ids)
+    created = result.statuses("sale").get(201, 0)
+    return {
+        "rate": SINGLE_SALE_RATE,
+        "sales": created,
+        "accounts": len(ids),
+        **_load(result, "sale"),
+        "checks": [
+            _check("every sale succeeded", created == len(result.samples), f"{created}"),
+            *books_checks(before, after, result, flow.sold),
+        ],
+    }
+
+
 def _get_only(
     base_url: str, plan: Plan, tag: str, path: Callable[[random.Random], str]
 ) -> dict[str, Any]:
@@ -263,6 +287,7 @@ def warm_up(base_url: str, plan: Plan, database_url: str) -> dict[str, Any]:
 MEASURES: dict[str, Callable[[str, Plan, str], dict[str, Any]]] = {
     "bare_sale_hot": sale_hot,
     "bare_sale_spread": sale_spread,
+    "bare_sale_single": sale_single,
     "bare_read": read,
     "bare_ping": ping,
 }

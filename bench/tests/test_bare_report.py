@@ -162,3 +162,35 @@ def test_the_printed_summary_lists_the_measured_ratios() -> None:
     assert "  0.65  hot sales, 1 vendor 260 ÷ bare sale, 1 hot account 400" in text
     assert "  0.50  spread sales, 100 vendors 400 ÷ bare sale, 100 accounts 800" in text
     assert "balance reads, 100 vendors" not in text
+
+
+def test_latency_targets_compare_single_sales_with_the_bare_sale_at_the_same_rate() -> None:
+    # given: single sales at p50 25 ms against the bare sale's 20 ms; p99 60 ms at 70 % load
+    results = _results(
+        latency={
+            "figures": {
+                "load_rate": 280.0,
+                "single": {"rate": 5.0, "requests": 150, "latency_ms": {**LATENCY, "p50": 25.0}},
+                "load": {"rate": 280.0, "requests": 8400, "latency_ms": {**LATENCY, "p99": 60.0}},
+            },
+            "checks": [],
+        }
+    )
+    results["limits"]["bare_sale_single"] = {
+        "rate": 5.0,
+        "clients": 5,
+        "errors": 0,
+        "checks": [],
+        "latency_ms": LATENCY,
+    }
+    # when
+    targets = {t["name"]: t for t in report.targets(results)}
+    text = report.markdown({**results, "targets": list(targets.values()), "anomalies": []})
+    # then: 25 ≤ 1.5 x 20 is met with a sixth to spare; 60 ms misses 50 ms by a fifth
+    single = targets["a single sale at 5 req/s: p50 ≤ 1.5 × the bare sale's at 5 req/s"]
+    assert (single["met"], single["bound"], single["margin"]) == (True, 30.0, 0.167)
+    load = targets["open-loop p99 < 50 ms at 70 % of Tally's own spread maximum"]
+    assert (load["met"], load["margin"]) == (False, -0.2)
+    assert "a single sale at 5 req/s (open loop)" in text
+    assert "sales at 280 req/s, 70 % of the spread maximum (open loop)" in text
+    assert "bare Django sale, 100 accounts, open loop, same server and workers | 5 req/s" in text
