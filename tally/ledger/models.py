@@ -270,3 +270,38 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:+d} on #{self.account_id} ({self.transfer_id})"
+
+
+class VerificationRun(models.Model):
+    """One run of the ledger's verification (``manage.py verify_ledger``'s checks), asked
+    for by an admin from the admin console and run by a worker: who asked, when, and the
+    report. Written only by ``tally.ledger.verification_runs``; never holds money."""
+
+    id = models.BigAutoField(primary_key=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    # Set once, when the worker's report (or its giving up) is recorded.
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The verdict: True clean, False mismatches found, None not finished or not run.
+    ok = models.BooleanField(null=True, blank=True)
+    # The report as ``ledger_verify`` returned it (counts, each check, its sample rows).
+    report = models.JSONField(default=dict, blank=True)
+    # Why the run could not finish (the worker gave up), else empty.
+    error = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            # One run in flight at a time: a second request while one runs is refused, so a
+            # double click cannot scan the whole ledger twice.
+            models.UniqueConstraint(
+                models.Value(True),
+                condition=models.Q(finished_at__isnull=True),
+                name="ledger_verification_one_in_flight",
+            ),
+        ]
+        indexes = [models.Index(fields=["-requested_at"], name="ledger_verification_newest")]
+
+    def __str__(self) -> str:
+        return f"verification #{self.id}"

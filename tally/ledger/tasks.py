@@ -1,4 +1,6 @@
-"""Ledger beat jobs. Each batch runs in its own short transaction and is safe to repeat."""
+"""Ledger jobs: the beat jobs (each batch in its own short transaction, safe to repeat) and
+the admin console's verification run (declared in verification_runs, imported here so
+workers register it)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from psycopg.errors import LockNotAvailable
 
 from tally.ledger import services
 from tally.ledger.models import Account
+from tally.ledger.verification_runs import verification_run
 from tally.platform.db import use_case_transaction
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["ledger_expire_overdue", "ledger_roll_up", "verification_run"]
 
 EXPIRE_BATCH_SIZE = 100
 EXPIRE_MAX_BATCHES = 50
