@@ -1,11 +1,19 @@
-"""The one base class for admin pages that show data but never write it through a form."""
+"""The one base class for admin pages that show data but never write it through a form, and
+the platform's own pages: the outbox's jobs (with **Retry**) and the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from tally.platform.audit.models import AuditEvent
+from tally.platform.exceptions import DomainError
+from tally.platform.outbox import selectors as outbox_selectors
+from tally.platform.outbox.models import OutboxMessage
+from tally.platform.outbox.services import outbox_message_retry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,3 +43,113 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         opts = self.opts
         codename = f"{opts.app_label}.change_{opts.model_name}"
         return request.user.has_perm(codename)
+
+
+# --- the platform's own pages: the outbox and its jobs, the audit log ---------------------------
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("pending", "pending (within the grace period)"),
+            ("stuck", "stuck (the sweeper's next republish)"),
+            ("waiting", "claimed or backing off"),
+            ("failed", "failed (gave up)"),
+            ("processed", "processed"),
+            ("unprocessed", "not processed yet (all)"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == "unprocessed":
+            return queryset.filter(processed_at__isnull=True)
+        if value in outbox_selectors.OUTBOX_STATES:
+            return queryset.filter(outbox_selectors.outbox_state_filter(state=value))  # type: ignore[arg-type]
+        return queryset
+
+
+class CallOutFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("callout", "call-out jobs (claimed at least once)"), ("plain", "other jobs")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "callout":
+            return queryset.filter(attempts__gt=0)
+        if self.value() == "plain":
+            return queryset.filter(attempts=0)
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """Every job, newest first, with its state; **Retry** republishes jobs that have not run
+    (``outbox_message_retry``: admins only, audited; a job that ran or gave up is refused,
+    so nothing runs twice). Read-only otherwise."""
+
+    list_display = (
+        "id",
+        "task_name",
+        "state",
+        "created_at",
+        "published_at",
+        "publish_attempts",
+        "attempts",
+        "next_attempt_at",
+        "processed_at",
+        "short_error",
+    )
+    list_filter = (OutboxStateFilter, CallOutFilter, "task_name")
+    search_fields = ("=id", "task_name")
+    ordering = ("-created_at",)
+    actions = ("retry",)
+
+    @admin.display(description="state")
+    def state(self, message: OutboxMessage) -> str:
+        return outbox_selectors.outbox_message_state(message=message)
+
+    @admin.display(description="last error")
+    def short_error(self, message: OutboxMessage) -> str:
+        return message.last_error[:120]
+
+    @admin.action(
+        description="Retry selected jobs now (those not run yet)", permissions=("action",)
+    )
+    def retry(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        published, refused = 0, 0
+        for message_id in queryset.values_list("id", flat=True):
+            try:
+                accepted = outbox_message_retry(actor=request.user, message_id=message_id)
+            except DomainError as error:
+                refused += 1
+                self.message_user(request, f"#{message_id}: {error.detail}", messages.WARNING)
+                continue
+            if accepted:
+                published += 1
+            else:
+                self.message_user(
+                    request,
+                    f"#{message_id}: the broker refused it; the sweeper publishes it again.",
+                    messages.WARNING,
+                )
+        self.message_user(
+            request,
+            f"Republished: {published}. Refused: {refused}.",
+            messages.SUCCESS if published else messages.INFO,
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log: who changed what, when, from which value to which."""
+
+    list_display = ("created_at", "action", "actor", "target_type", "target_id", "changes")
+    list_filter = ("action", "target_type")
+    search_fields = ("=target_id", "action", "actor__email")
+    list_select_related = ("actor",)
+    ordering = ("-id",)

@@ -15,7 +15,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tally.platform.audit.services import audit_record
 from tally.platform.db import require_transaction, use_case_transaction
+from tally.platform.exceptions import InvalidStateError, NotFoundError, PermissionDeniedError
 from tally.platform.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -83,6 +85,49 @@ def outbox_sweep(*, now: Any = None) -> int:
         .values_list("id", flat=True)[:SWEEP_BATCH_SIZE]
     )
     return sum(outbox_publish(message_id=message_id) for message_id in list(due))
+
+
+def outbox_message_retry(*, actor: Any, message_id: int) -> bool:
+    """An admin republishes a job that has not run yet, now, through ``outbox_publish``
+    (what the relay and the sweeper call); returns whether the broker accepted it (if not,
+    the sweeper keeps trying). Exactly-once stays the job's: a plain job's processed marker
+    and a call-out job's claim make a spare delivery do nothing.
+
+    Writes the audit row ``outbox_message.retried`` (its use case's transaction, before the
+    publish). Refuses, writing nothing: 403 for anyone but an admin (``actor.is_admin``:
+    the platform does not know roles otherwise); 404 for an unknown job; 409
+    ``invalid_state`` for a job that ran, one that gave up (its use case recorded the
+    failure; it must not run again), and a call-out job that a worker holds or that backs
+    off until its next attempt (the claim would refuse it anyway). Locks the job's row
+    while deciding (the job's row is committed already, so the publish may follow at once).
+    """
+    if not getattr(actor, "is_admin", False):
+        raise PermissionDeniedError("Only admins can do this.")
+    with use_case_transaction():
+        message = OutboxMessage.objects.select_for_update().filter(id=message_id).first()
+        if message is None:
+            raise NotFoundError("No such job.")
+        if message.failed_at is not None:
+            error = message.last_error or "no error recorded"
+            raise InvalidStateError(
+                f"This job gave up after {message.attempts} attempt(s) ({error}); its use "
+                "case recorded the failure, so it does not run again."
+            )
+        if message.processed_at is not None:
+            raise InvalidStateError("This job has run; it does not run again.")
+        now = timezone.now()
+        if message.next_attempt_at is not None and message.next_attempt_at > now:
+            raise InvalidStateError(
+                "A worker holds this job or it waits for its next attempt, until "
+                f"{message.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}; retry after that."
+            )
+        audit_record(
+            actor=actor,
+            action="outbox_message.retried",
+            target=message,
+            changes={"publish_attempts": [message.publish_attempts, message.publish_attempts + 1]},
+        )
+    return outbox_publish(message_id=message_id)
 
 
 def _claim(message_id: int) -> bool:
