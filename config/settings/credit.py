@@ -1,4 +1,5 @@
-"""Vendor credit: the maker-checker threshold for credit requests (12-factor)."""
+"""Vendor credit: the maker-checker threshold for credit requests, low-credit alert
+webhooks (12-factor)."""
 
 from __future__ import annotations
 
@@ -10,3 +11,9 @@ from config.env import env
 CREDIT_SECOND_APPROVAL_ABOVE_MINOR = env.int(
     "CREDIT_SECOND_APPROVAL_ABOVE_MINOR", default=1_000_000
 )
+
+# Low-credit alert webhooks (docs/alerts.md): attempts before one is given up, one POST's
+# limit, and the backoff after failed attempt n (base * 2**(n-1), at most an hour).
+LOW_CREDIT_WEBHOOK_MAX_ATTEMPTS = env.int("LOW_CREDIT_WEBHOOK_MAX_ATTEMPTS", default=8)
+LOW_CREDIT_WEBHOOK_TIMEOUT_SECONDS = env.float("LOW_CREDIT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+LOW_CREDIT_WEBHOOK_BACKOFF_SECONDS = env.float("LOW_CREDIT_WEBHOOK_BACKOFF_SECONDS", default=10.0)

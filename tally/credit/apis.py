@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
+from django.core.validators import URLValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -12,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tally.credit import selectors, services
+from tally.credit import low_credit, selectors, services
 from tally.credit.ledger_vocabulary import VENDOR_PREPAID
 from tally.credit.models import CreditRequest, CreditRequestStatus
 from tally.identity import selectors as identity_selectors
@@ -213,6 +215,71 @@ class VendorBalanceApi(ApiView):
     def get(self, request: Request, vendor_id: UUID) -> Response:
         vendor = _vendor_for(request, vendor_id)
         return Response(balance_body(_prepaid_balance(vendor)))
+
+
+class LowCreditAlertOutputSerializer(serializers.Serializer):
+    threshold = MoneyField(
+        allow_null=True,
+        source="low_credit_threshold",
+        help_text="An alert is sent when a debit takes the credit from at or above this to "
+        "below it; null: no alerts.",
+    )
+    webhook_url = serializers.CharField(
+        source="alert_webhook_url", help_text="Also POSTed here, signed; empty: email only."
+    )
+    webhook_secret_set = serializers.SerializerMethodField()
+    currency = serializers.SerializerMethodField()
+
+    def get_webhook_secret_set(self, vendor: VendorProfile) -> bool:
+        return bool(vendor.alert_webhook_secret)
+
+    def get_currency(self, vendor: VendorProfile) -> str:
+        return str(settings.TALLY_CURRENCY)
+
+
+class VendorLowCreditAlertApi(ApiView):
+    """A vendor's low-credit alert settings: the vendor itself and admins (docs/alerts.md)."""
+
+    permission_classes = (IsAuthenticated,)
+
+    class InputSerializer(serializers.Serializer):
+        threshold = MoneyField(allow_zero=True, allow_null=True, required=False)
+        webhook_url = serializers.CharField(
+            max_length=500,
+            allow_blank=True,
+            required=False,
+            validators=[URLValidator(schemes=["http", "https"])],
+        )
+        rotate_webhook_secret = serializers.BooleanField(required=False, default=False)
+
+    class OutputSerializer(LowCreditAlertOutputSerializer):
+        webhook_secret = serializers.CharField(
+            allow_null=True,
+            help_text="The webhook's signing secret, only in the answer that generated it "
+            "(the first URL set, or rotate_webhook_secret); null otherwise.",
+        )
+
+    def _body(self, vendor: VendorProfile, new_secret: str | None = None) -> dict[str, Any]:
+        return {**LowCreditAlertOutputSerializer(vendor).data, "webhook_secret": new_secret}
+
+    @extend_schema(responses={200: OutputSerializer}, tags=["vendors"])
+    def get(self, request: Request, vendor_id: UUID) -> Response:
+        return Response(self._body(_vendor_for(request, vendor_id)))
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["vendors"])
+    def patch(self, request: Request, vendor_id: UUID) -> Response:
+        vendor = _vendor_for(request, vendor_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        updated = low_credit.vendor_low_credit_alert_update(
+            actor=request_user(request),
+            vendor=vendor,
+            threshold_minor=values.get("threshold", low_credit.UNSET),
+            webhook_url=values.get("webhook_url", low_credit.UNSET),
+            rotate_webhook_secret=values["rotate_webhook_secret"],
+        )
+        return Response(self._body(updated.vendor, updated.new_webhook_secret))
 
 
 class VendorCreditApi(ApiView):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tally.credit import ledger_vocabulary as vocabulary
 from tally.credit.exceptions import CreditRequestNotPendingError, SecondApproverRequiredError
 from tally.credit.lock_objects import credit_request_lock, customer_credit_operation_lock
+from tally.credit.low_credit import low_credit_alert_enqueue, low_credit_crossed
 from tally.credit.models import (
     CreditRequest,
     CreditRequestStatus,
@@ -251,7 +252,8 @@ def customer_credit_execute(*, operation_id: str) -> None:
     A business refusal (insufficient credit, vendor deactivated since) marks the operation
     failed with its code; nothing moves. Runs exactly once per message (outbox task).
     Locks: the operation row first (``customer_credit_operation_lock``), then the two
-    ledger accounts (the ledger, in id order). Enqueues nothing.
+    ledger accounts (the ledger, in id order). Enqueues the vendor's low-credit alert when
+    this debit takes its credit below its threshold (``tally.credit.low_credit``).
     """
     operation = customer_credit_operation_lock(operation_id=operation_id)
     if operation.status != OperationStatus.PENDING:
@@ -261,8 +263,9 @@ def customer_credit_execute(*, operation_id: str) -> None:
         with transaction.atomic():
             if not operation.vendor.is_active:
                 raise VendorInactiveError("The vendor was deactivated before the credit ran.")
-            transfer = ledger.transfer_create(
-                debit_account=vendor_prepaid_account(vendor=operation.vendor),
+            prepaid = vendor_prepaid_account(vendor=operation.vendor)
+            posted = ledger.transfer_create(
+                debit_account=prepaid,
                 credit_account=ledger.account_get_or_create(
                     owner=operation.customer.user, kind=vocabulary.CUSTOMER_WALLET
                 ),
@@ -272,7 +275,21 @@ def customer_credit_execute(*, operation_id: str) -> None:
                 metadata={"operation_id": str(operation.pk)},
                 idempotency_scope="customer_credit",
                 idempotency_key=str(operation.pk),
-            ).transfer
+            )
+            transfer = posted.transfer
+            # A replayed transfer (its idempotency key) moved nothing and reports no balance.
+            after = posted.balances_after.get(prepaid.id)
+            if after is not None and low_credit_crossed(
+                threshold_minor=operation.vendor.low_credit_threshold,
+                after_minor=after,
+                amount_minor=operation.amount,
+            ):
+                low_credit_alert_enqueue(
+                    vendor=operation.vendor,
+                    account=prepaid,
+                    transfer=transfer,
+                    balance_after_minor=after,
+                )
     except DomainError as refusal:
         status_transition(
             instance=operation,

@@ -22,6 +22,11 @@ urlpatterns = [
     path(
         "vendors/<uuid:vendor_id>/balance/", apis.VendorBalanceApi.as_view(), name="vendor-balance"
     ),
+    path(
+        "vendors/<uuid:vendor_id>/low-credit-alert/",
+        apis.VendorLowCreditAlertApi.as_view(),
+        name="vendor-low-credit-alert",
+    ),
     path("vendors/<uuid:vendor_id>/credit/", apis.VendorCreditApi.as_view(), name="vendor-credit"),
     path(
         "vendors/<uuid:vendor_id>/transactions/",

@@ -95,6 +95,23 @@ class VendorProfile(models.Model):
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Minor units: a debit that takes the vendor's prepaid credit from at or above this to
+    # below it sends one low-credit alert (docs/alerts.md). Null or 0: no alerts. Read on
+    # the sale path from the profile already loaded with the caller, so it costs no query.
+    low_credit_threshold = models.BigIntegerField(null=True, blank=True)
+    # Where the low-credit alert is also POSTed, signed with ``alert_webhook_secret``
+    # (HMAC-SHA256, as partners' callbacks); empty: email only.
+    alert_webhook_url = models.URLField(max_length=500, blank=True)
+    alert_webhook_secret = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(low_credit_threshold__gte=0)
+                | models.Q(low_credit_threshold__isnull=True),
+                name="vendor_low_credit_threshold_not_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.business_name

@@ -29,6 +29,7 @@ class NotificationKind(models.TextChoices):
     ORDER_PLACED = "order_placed", "Order placed"
     ORDER_CANCELLED = "order_cancelled", "Order cancelled"
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+    LOW_CREDIT = "low_credit", "Low prepaid credit"
 
 
 class NotificationStatus(models.TextChoices):

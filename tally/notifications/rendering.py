@@ -66,6 +66,7 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
         "total",
         "currency",
     ),
+    NotificationKind.LOW_CREDIT: ("name", "balance", "threshold", "currency"),
 }
 # Keys any kind may carry: shown when present (``currency`` after the price, ``reference``
 # on the subscription kinds, ``auto_renew`` on the reminder, ``order_url`` on a placed
@@ -87,6 +88,8 @@ TEXT_KEYS = (
     "reason",
     "order_url",
     "invoice_number",
+    "balance",
+    "threshold",
 )
 # Keys holding a list of lines, and what each line needs: ``items`` of a placed order is
 # one line per item (``variant`` is optional: the tier's name, shown after the title).

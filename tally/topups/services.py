@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tally.credit.ledger_vocabulary import VENDOR_PREPAID
+from tally.credit.low_credit import low_credit_alert_enqueue
 from tally.identity.exceptions import VendorInactiveError
 from tally.identity.models import User, VendorProfile
 from tally.identity.services import actor_require_admin_or_active_vendor
@@ -129,7 +130,8 @@ def charge_sale_create(
 
     Locks: the vendor's prepaid account row (by the ledger's conditional update, until
     commit), the phone number row FOR KEY SHARE, a shared advisory lock on the settlement
-    account. Enqueues nothing.
+    account. Enqueues the vendor's low-credit alert (email, webhook) only when this sale
+    takes its credit from at or above its threshold to below it (``tally.credit.low_credit``).
     """
     if not vendor.is_active:
         raise VendorInactiveError()
@@ -187,9 +189,18 @@ def _charge_sale_write(
     )
     sale.vendor, sale.phone_number, sale.transfer = vendor, phone, posted.transfer
     # Our debit holds the account row until commit, so this is exactly the balance it left.
-    return ChargeSaleResult(
-        sale=sale, remaining_credit_minor=posted.balances_after[prepaid_account.id]
-    )
+    remaining_minor = posted.balances_after[prepaid_account.id]
+    # Low-credit alert (tally.credit.low_credit): only a sale that takes the credit from at
+    # or above the vendor's threshold to below it; integers in hand, no query otherwise.
+    threshold_minor = vendor.low_credit_threshold
+    if threshold_minor and remaining_minor < threshold_minor <= remaining_minor + amount_minor:
+        low_credit_alert_enqueue(
+            vendor=vendor,
+            account=prepaid_account,
+            transfer=posted.transfer,
+            balance_after_minor=remaining_minor,
+        )
+    return ChargeSaleResult(sale=sale, remaining_credit_minor=remaining_minor)
 
 
 # --- phone numbers ----------------------------------------------------------------------

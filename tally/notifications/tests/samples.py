@@ -81,6 +81,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "total": "37.50",
         "currency": "USD",
     },
+    NotificationKind.LOW_CREDIT: {
+        "name": "Ada Lovelace",
+        "balance": "49.99",
+        "threshold": "50.00",
+        "currency": "USD",
+    },
 }
 # A guest's order: the same, with the link that carries the order's access token.
 GUEST_ORDER_PLACED = {**CONTEXTS[NotificationKind.ORDER_PLACED], "order_url": GUEST_ORDER_URL}

@@ -77,6 +77,15 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Total paid: 37.50 USD\n\n"
         "Thank you for choosing Tally.\n",
     ),
+    NotificationKind.LOW_CREDIT: (
+        "Your prepaid credit is below 50.00 USD",
+        "Hello Ada Lovelace,\n\n"
+        "Your prepaid credit is now 49.99 USD, below the alert threshold of 50.00 USD you set.\n\n"
+        "Request more credit before it runs out: sales and wallet credits need enough of it.\n"
+        "We will not write again until your credit is back at or above the threshold and falls "
+        "below it once more.\n\n"
+        "Thank you for choosing Tally.\n",
+    ),
 }
 
 HTML_FACTS: dict[str, tuple[str, ...]] = {
@@ -121,6 +130,10 @@ HTML_FACTS: dict[str, tuple[str, ...]] = {
         "Your invoice <strong>INV-2026-000042</strong> for order <strong>ORD-7K2M9QX4PD</strong>"
         " is attached as a PDF.</p>",
         "<strong>37.50 USD</strong>",
+    ),
+    NotificationKind.LOW_CREDIT: (
+        "Your prepaid credit is now <strong>49.99 USD</strong>, below the alert threshold of"
+        " 50.00 USD you set.</p>",
     ),
 }
 

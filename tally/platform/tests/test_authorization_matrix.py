@@ -113,6 +113,8 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("credit-request-reject", "post"): frozenset({ADMIN}),
     ("vendor-balance", "get"): frozenset({OWN, ADMIN}),
     ("vendor-credit", "post"): frozenset({ADMIN}),
+    ("vendor-low-credit-alert", "get"): frozenset({OWN, ADMIN}),
+    ("vendor-low-credit-alert", "patch"): frozenset({OWN, ADMIN}),
     ("vendor-transactions", "get"): frozenset({OWN, ADMIN}),
     ("credit-transactions", "get"): frozenset({ADMIN}),
     ("customer-credit", "post"): frozenset({INACTIVE, OWN, OTHER}),
