@@ -6,15 +6,21 @@ transfer pages), and **Approve** / **Reject** buttons for staff who may decide. 
 and the list's bulk actions call ``credit_request_approve`` / ``credit_request_reject``, so
 the maker-checker rule, the audit rows and the outbox work exactly as through the API; a
 refusal is shown as a message on the page, never an error page.
+
+Low-credit alerts (Credit → Low-credit alerts) edit each vendor's threshold and webhook URL;
+saving calls ``vendor_low_credit_alert_update``, as the API does (docs/alerts.md).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
@@ -23,12 +29,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from tally.credit import selectors, services
-from tally.credit.models import CreditRequest, CreditRequestStatus, CustomerCreditOperation
-from tally.identity.models import User
+from tally.credit import low_credit, selectors, services
+from tally.credit.models import (
+    CreditRequest,
+    CreditRequestStatus,
+    CustomerCreditOperation,
+    VendorLowCreditAlert,
+)
+from tally.identity.models import User, VendorProfile
 from tally.platform.admin import ReadOnlyAdmin
 from tally.platform.exceptions import DomainError
-from tally.platform.money import from_minor
+from tally.platform.money import MAX_AMOUNT_MINOR, from_minor, to_minor
 
 DECIDABLE = (CreditRequestStatus.PENDING, CreditRequestStatus.AWAITING_SECOND_APPROVAL)
 
@@ -268,3 +279,83 @@ class CustomerCreditOperationAdmin(ReadOnlyAdmin):
     list_display = ("id", "vendor", "customer", "amount", "status", "failure_code", "created_at")
     list_filter = ("status",)
     search_fields = ("id", "vendor__business_name", "customer__phone")
+
+
+class LowCreditAlertForm(forms.ModelForm):
+    """The threshold as an amount (``"50.00"``; empty: off), the webhook URL (http(s))."""
+
+    threshold = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        max_value=Decimal(from_minor(MAX_AMOUNT_MINOR)),
+        decimal_places=2,
+        help_text="Alert when a debit takes the credit from at or above this to below it. "
+        "Empty or 0: no alerts.",
+    )
+    alert_webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        label="Webhook URL",
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Also POST the alert here, signed (empty: email only). A signing secret is "
+        "generated the first time and shown once.",
+    )
+    rotate_webhook_secret = forms.BooleanField(required=False)
+
+    class Meta:
+        model = VendorLowCreditAlert
+        fields = ("alert_webhook_url",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        threshold = self.instance.low_credit_threshold
+        if threshold is not None:
+            self.initial["threshold"] = Decimal(from_minor(threshold))
+
+
+@admin.register(VendorLowCreditAlert)
+class VendorLowCreditAlertAdmin(admin.ModelAdmin):
+    """Each vendor's low-credit threshold and webhook. Saving calls
+    ``vendor_low_credit_alert_update`` (validated, audited, as through the API); no add or
+    delete (a vendor is created through the API)."""
+
+    form = LowCreditAlertForm
+    list_display = ("business_name", "user", "threshold_display", "alert_webhook_url")
+    search_fields = ("business_name", "user__email")
+    list_select_related = ("user",)
+    fields = ("business_name", "threshold", "alert_webhook_url", "rotate_webhook_secret")
+    readonly_fields = ("business_name",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="threshold")
+    def threshold_display(self, vendor: VendorLowCreditAlert) -> str:
+        threshold = vendor.low_credit_threshold
+        return from_minor(threshold) if threshold else "off"
+
+    def save_model(
+        self, request: HttpRequest, obj: VendorLowCreditAlert, form: Any, change: bool
+    ) -> None:
+        # The form changed ``obj`` in memory only; the service writes from the stored row.
+        vendor = VendorProfile.objects.select_related("user").get(pk=obj.pk)
+        threshold = form.cleaned_data["threshold"]
+        updated = low_credit.vendor_low_credit_alert_update(
+            actor=_actor(request),
+            vendor=vendor,
+            threshold_minor=None if threshold is None else to_minor(threshold),
+            webhook_url=form.cleaned_data["alert_webhook_url"],
+            rotate_webhook_secret=form.cleaned_data["rotate_webhook_secret"],
+        )
+        if updated.new_webhook_secret:
+            self.message_user(
+                request,
+                f"{vendor}: the webhook signing secret is {updated.new_webhook_secret} — "
+                "give it to the vendor now; it is not shown again.",
+                messages.WARNING,
+            )

@@ -173,3 +173,13 @@ class CustomerCreditOperation(models.Model):
 
     def __str__(self) -> str:
         return f"customer credit {self.id} ({self.status})"
+
+
+class VendorLowCreditAlert(VendorProfile):
+    """A vendor's low-credit alert settings (``low_credit_threshold``, ``alert_webhook_url``
+    on its profile), as the admin edits them; no table of its own (docs/alerts.md)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "low-credit alert"
+        verbose_name_plural = "low-credit alerts"

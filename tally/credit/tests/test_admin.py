@@ -357,3 +357,66 @@ def test_staff_without_the_admin_role_cannot_approve_or_reject(vendor: VendorPro
     assert (credit_request.status, credit_request.decided_by) == (CreditRequestStatus.PENDING, None)
     assert OutboxMessage.objects.count() == 0
     assert AuditEvent.objects.count() == 0
+
+
+ALERTS_URL = "/admin/credit/vendorlowcreditalert/"
+
+
+def test_an_admin_sets_a_vendors_low_credit_alert_through_the_service(
+    admin_user: User, vendor: VendorProfile
+) -> None:
+    # given
+    client = login(admin_user)
+    assert client.get(ALERTS_URL).status_code == 200
+    page = f"{ALERTS_URL}{vendor.pk}/change/"
+    assert client.get(page).status_code == 200
+    # when
+    response = client.post(
+        page,
+        {"threshold": "75.50", "alert_webhook_url": "https://shop.example/hooks/tally"},
+        follow=True,
+    )
+    # then: stored, audited as through the API, the new secret shown once
+    assert response.status_code == 200
+    vendor.refresh_from_db()
+    assert (vendor.low_credit_threshold, vendor.alert_webhook_url) == (
+        75_50,
+        "https://shop.example/hooks/tally",
+    )
+    assert vendor.alert_webhook_secret
+    assert vendor.alert_webhook_secret in response.content.decode()
+    event = AuditEvent.objects.get(action="vendor.low_credit_alert_updated")
+    assert (event.actor_id, event.target_id) == (admin_user.pk, str(vendor.pk))
+    assert event.changes["low_credit_threshold"] == [None, 75_50]
+    # when: emptied, alerts are off
+    client.post(page, {"threshold": "", "alert_webhook_url": "https://shop.example/hooks/tally"})
+    vendor.refresh_from_db()
+    assert vendor.low_credit_threshold is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"threshold": "-1", "alert_webhook_url": ""},
+        {"threshold": "1.005", "alert_webhook_url": ""},
+        {"threshold": "5", "alert_webhook_url": "ftp://shop.example/x"},
+    ],
+)
+def test_the_admin_form_refuses_bad_input_and_changes_nothing(
+    admin_user: User, vendor: VendorProfile, data: dict[str, str]
+) -> None:
+    response = login(admin_user).post(f"{ALERTS_URL}{vendor.pk}/change/", data)
+    assert response.status_code == 200  # the form again, with its errors
+    assert response.context["adminform"].form.errors
+    vendor.refresh_from_db()
+    assert (vendor.low_credit_threshold, vendor.alert_webhook_url) == (None, "")
+    assert not AuditEvent.objects.filter(action="vendor.low_credit_alert_updated").exists()
+
+
+def test_staff_without_the_change_permission_cannot_set_alerts(vendor: VendorProfile) -> None:
+    user = UserFactory(role=Role.ADMIN, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_vendorlowcreditalert"))
+    response = login(user).post(f"{ALERTS_URL}{vendor.pk}/change/", {"threshold": "5"})
+    assert response.status_code == 403
+    vendor.refresh_from_db()
+    assert vendor.low_credit_threshold is None
