@@ -5,12 +5,16 @@ import os
 from celery import Celery
 from celery.signals import worker_init
 
+# Task outcomes (tally_celery_tasks_total), counted by Celery's signals in every worker.
+import tally.platform.celery_metrics  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.local")
 
 app = Celery("tally")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["tally.platform.outbox", "tally.platform.idempotency"])
+app.autodiscover_tasks(["tally.ledger"], related_name="verification_periodic")
 
 
 @worker_init.connect

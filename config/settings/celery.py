@@ -25,6 +25,8 @@ OUTBOX_REPUBLISH_AFTER_SECONDS = env.int("OUTBOX_REPUBLISH_AFTER_SECONDS", defau
 # How often the offers' expiry / auto-renewal and reminder jobs run (both safe to repeat).
 OFFERS_BEAT_INTERVAL_SECONDS = env.int("OFFERS_BEAT_INTERVAL_SECONDS", default=300)
 ORDER_EXPIRE_INTERVAL_SECONDS = env.int("ORDER_EXPIRE_INTERVAL_SECONDS", default=60)
+# How often beat runs verify_ledger's checks for /metrics (tally_ledger_verify_mismatches).
+LEDGER_VERIFY_INTERVAL_SECONDS = env.int("LEDGER_VERIFY_INTERVAL_SECONDS", default=3600)
 
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
@@ -41,6 +43,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ledger-expire-overdue": {"task": "tally.ledger.tasks.ledger_expire_overdue", "schedule": 30.0},
     "ledger-roll-up": {"task": "tally.ledger.tasks.ledger_roll_up", "schedule": 60.0},
+    "ledger-verify": {
+        "task": "tally.ledger.verification_periodic.ledger_verify_periodic",
+        "schedule": float(LEDGER_VERIFY_INTERVAL_SECONDS),
+    },
     "offers-subscription-expire-due": {
         "task": "tally.offers.tasks.subscription_expire_due",
         "schedule": float(OFFERS_BEAT_INTERVAL_SECONDS),

@@ -14,6 +14,7 @@ from tally.credit import ledger_vocabulary as vocabulary
 from tally.credit.exceptions import CreditRequestNotPendingError, SecondApproverRequiredError
 from tally.credit.lock_objects import credit_request_lock, customer_credit_operation_lock
 from tally.credit.low_credit import low_credit_alert_enqueue, low_credit_crossed
+from tally.credit.metrics import credit_request_count_on_commit
 from tally.credit.models import (
     CreditRequest,
     CreditRequestStatus,
@@ -60,6 +61,7 @@ def credit_request_create(*, vendor_user: User, amount_minor: int, note: str = "
         target=request,
         changes={"status": [None, "pending"]},
     )
+    credit_request_count_on_commit(status=CreditRequestStatus.PENDING)
     return request
 
 
@@ -107,6 +109,7 @@ def credit_request_approve(*, actor: User, credit_request: CreditRequest) -> Cre
             changes={"first_approved_by": [None, str(actor.pk)]},
             error=_approve_refused,
         )
+        credit_request_count_on_commit(status=CreditRequestStatus.AWAITING_SECOND_APPROVAL)
         return credit_request
     if (
         locked.status == CreditRequestStatus.AWAITING_SECOND_APPROVAL
@@ -127,6 +130,7 @@ def credit_request_approve(*, actor: User, credit_request: CreditRequest) -> Cre
         outbox_enqueue(
             task_name=CREDIT_REQUEST_TASK, payload={"credit_request_id": str(credit_request.pk)}
         )
+        credit_request_count_on_commit(status=CreditRequestStatus.APPROVING)
     return credit_request
 
 
@@ -141,7 +145,7 @@ def credit_request_reject(
     row (through the update). Enqueues nothing.
     """
     actor_require_admin(actor=actor)
-    status_transition(
+    change = status_transition(
         instance=credit_request,
         to=CreditRequestStatus.REJECTED,
         actor=actor,
@@ -150,6 +154,8 @@ def credit_request_reject(
         no_op_states=(CreditRequestStatus.REJECTED,),
         error=_reject_refused,
     )
+    if change.moved:
+        credit_request_count_on_commit(status=CreditRequestStatus.REJECTED)
     return credit_request
 
 
@@ -184,6 +190,7 @@ def credit_request_credit(*, credit_request_id: str) -> None:
         fields={"transfer": transfer, "credited_at": timezone.now()},
         changes={"transfer": [None, str(transfer.pk)]},
     )
+    credit_request_count_on_commit(status=CreditRequestStatus.APPROVED)
 
 
 # --- direct increase --------------------------------------------------------------------

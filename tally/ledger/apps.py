@@ -12,3 +12,8 @@ class LedgerConfig(AppConfig):
         # ``ledger_vocabulary`` module (see tally.ledger.vocabulary); load them all now, so
         # the registry is complete before any service or check reads it.
         autodiscover_modules("ledger_vocabulary")
+        from tally.ledger.metrics import LedgerVerificationCollector
+        from tally.platform.metrics import metrics_scrape_collector_register
+
+        # The periodic verification's verdict, on every web replica's /metrics.
+        metrics_scrape_collector_register(LedgerVerificationCollector())

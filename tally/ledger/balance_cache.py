@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -40,12 +40,16 @@ def _keys(account_id: int) -> tuple[str, str]:
     return f"{prefix}:generation", f"{prefix}:value"
 
 
-def _bump(account_id: int) -> None:
-    generation_key, value_key = _keys(account_id)
+def balance_cache_invalidate(*, account_ids: Sequence[int]) -> None:
+    """Bump the accounts' generations now, in one Redis round trip. Call it only after the
+    change committed (``balance_cache_invalidate_on_commit``, or the posting core's own
+    after-commit hook); a Redis fault is logged and left to the entries' expiry."""
     try:
         pipe = get_redis_connection("default").pipeline()
-        pipe.incr(generation_key)
-        pipe.delete(value_key)
+        for account_id in account_ids:
+            generation_key, value_key = _keys(account_id)
+            pipe.incr(generation_key)
+            pipe.delete(value_key)
         pipe.execute()
     except RedisError:
         logger.warning("balance cache unreachable; entry expires on its own", exc_info=True)
@@ -60,7 +64,7 @@ def balance_cache_invalidate_on_commit(*, account_id: int) -> None:
     nothing, so it bumps nothing. Within the changing transaction, code reads its own
     transaction (``selectors.account_balance``), never the cache.
     """
-    transaction.on_commit(lambda: _bump(account_id), robust=True)
+    transaction.on_commit(lambda: balance_cache_invalidate(account_ids=(account_id,)), robust=True)
 
 
 def balance_cache_read_through(

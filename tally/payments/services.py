@@ -289,7 +289,9 @@ def _capture(payment: Payment, *, reference: str, actor: User | None) -> None:
     _settlement_transfers(payment, order)
     order_payment_succeed(order=order, actor=actor)
     payment_captured_announce(payment)
-    payment_count_on_commit(method=payment.method, outcome="captured")
+    payment_count_on_commit(
+        method=payment.method, outcome="captured", created_at=payment.created_at
+    )
 
 
 def _fail(payment: Payment, *, reason: str, actor: User | None, release: bool) -> None:
@@ -305,7 +307,11 @@ def _fail(payment: Payment, *, reason: str, actor: User | None, release: bool) -
         order_payment_fail(order=payment.order, actor=actor, reason=reason)
     else:
         order_payment_abandon(order=payment.order, actor=actor)
-    payment_count_on_commit(method=payment.method, outcome="rejected" if release else "declined")
+    payment_count_on_commit(
+        method=payment.method,
+        outcome="rejected" if release else "declined",
+        created_at=payment.created_at,
+    )
 
 
 def payment_apply_answer(*, payment: Payment, answer: GatewayAnswer, actor: User | None) -> None:
@@ -523,5 +529,5 @@ def payment_withdraw(*, actor: User | None, payment: Payment) -> Payment:
         payment=locked, kind=PaymentEventKind.REQUEST, payload={"action": "withdraw"}
     )
     order_payment_abandon(order=locked.order, actor=actor)
-    payment_count_on_commit(method=locked.method, outcome="withdrawn")
+    payment_count_on_commit(method=locked.method, outcome="withdrawn", created_at=locked.created_at)
     return locked

@@ -35,7 +35,8 @@ from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
 
-from tally.ledger.balance_cache import balance_cache_invalidate_on_commit
+from tally.ledger import metrics
+from tally.ledger.balance_cache import balance_cache_invalidate
 from tally.ledger.exceptions import (
     IdempotencyKeyReusedError,
     InsufficientFundsError,
@@ -244,12 +245,12 @@ def _execute(movement: Movement) -> TransferResult:
         row = cursor.fetchone()
     if row is None:
         if movement.debit.guarded and movement.debit.changes_row:
-            raise InsufficientFundsError()
+            raise _insufficient(movement)
         raise _refused(movement)
     _, debit_after, credit_after, entries = row
     if movement.debit.changes_row and debit_after is None:
         # Claim first: the transfer row went in, the debit's floor refused (savepoint undoes).
-        raise InsufficientFundsError() if movement.debit.guarded else _refused(movement)
+        raise _insufficient(movement) if movement.debit.guarded else _refused(movement)
     if movement.credit.changes_row and credit_after is None:
         raise _refused(movement)
     if movement.writes_entries and entries != 2:
@@ -258,11 +259,35 @@ def _execute(movement: Movement) -> TransferResult:
     for side, after in ((movement.debit, debit_after), (movement.credit, credit_after)):
         if side.changes_row:
             balances[side.account.id] = int(after)
-            balance_cache_invalidate_on_commit(account_id=side.account.id)
+    # One hook per movement, run only if it commits (a savepoint rolled back drops it).
+    transaction.on_commit(
+        functools.partial(
+            _movement_committed,
+            tuple(balances),
+            movement.values["code"],
+            movement.values["amount"] if movement.writes_entries else 0,
+        ),
+        robust=True,
+    )
     transfer = Transfer.from_db(
         connection.alias, _TRANSFER_FIELDS, [movement.values[name] for name in _TRANSFER_FIELDS]
     )
     return TransferResult(transfer=transfer, balances_after=balances)
+
+
+def _movement_committed(account_ids: tuple[int, ...], code: str, moved_minor: int) -> None:
+    """After commit: retire the changed balances' cached values (one Redis round trip) and
+    count the money that moved (immediate and posted transfers; a pending transfer, a void
+    or an expiry only reserves or releases)."""
+    if account_ids:
+        balance_cache_invalidate(account_ids=account_ids)
+    if moved_minor:
+        metrics.transfer_count(code=code, amount_minor=moved_minor)
+
+
+def _insufficient(movement: Movement) -> InsufficientFundsError:
+    metrics.insufficient_funds_count(code=movement.values["code"])
+    return InsufficientFundsError()
 
 
 def _refused(movement: Movement) -> LedgerInconsistencyError:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tally.platform.api_metrics import IDEMPOTENT_REPLAYS
 from tally.platform.db import use_case_transaction
 from tally.platform.idempotency import services as idempotency
 from tally.platform.idempotency.exceptions import IdempotencyInProgressError
@@ -78,6 +79,7 @@ class ApiView(APIView):
                 raise IdempotencyInProgressError()
             replay = idempotency.idempotency_replay(scope=scope, key=key, fingerprint=fingerprint)
             if replay is not None:
+                IDEMPOTENT_REPLAYS.inc()
                 return replay
             response = handler(request, *args, **kwargs)
             if 200 <= response.status_code < 300:

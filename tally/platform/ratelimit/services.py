@@ -16,6 +16,8 @@ from django.conf import settings
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from tally.platform.api_metrics import RATE_LIMITED
+
 logger = logging.getLogger(__name__)
 
 _PERIODS = {
@@ -84,6 +86,8 @@ def ratelimit_hit(*, route_class: str, caller: str) -> Decision | None:
         logger.warning("rate limit store unreachable; allowing request", exc_info=True)
         return None
     count, ttl = int(count), int(ttl)
+    if count > rate.limit:
+        RATE_LIMITED.labels(route_class).inc()
     return Decision(
         allowed=count <= rate.limit,
         limit=rate.limit,

@@ -36,8 +36,9 @@ _OS_ENVIRON = re.compile(r"os\.environ(?:\.get|\.setdefault)?[(\[]\s*[\"']([A-Z]
 _SHELL_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")
 _COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)")
 _ENV_EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+# prometheus_client's metrics, and the families a scrape-time collector yields.
 _METRIC_DEFINITION = re.compile(
-    r"(?:Counter|Histogram|Gauge|Summary)\(\s*[\"']([a-z_:][a-z0-9_:]*)[\"']"
+    r"(?:Counter|Histogram|Gauge|Summary)(?:MetricFamily)?\(\s*[\"']([a-z_:][a-z0-9_:]*)[\"']"
 )
 _DJANGO_PROMETHEUS_NAME = re.compile(r"[\"'](django_[a-z0-9_]+)[\"']")
 _PROMQL_IDENTIFIER = re.compile(r"\b([a-z_:][a-z0-9_:]*)\b(?=\s*(?:\{|\[|\)|$))")
