@@ -1,17 +1,114 @@
-"""Payments and refunds in Django admin: read-only. Money moves only through the use cases
-(captured, split, refunded under their locks and guards); the admin shows each payment with
-its event log and each refund with its lines. Cash and bank transfers are confirmed through
-``POST payments/{id}/confirm/`` (audited)."""
+"""Payments and refunds in Django admin. Money moves only through the use cases (captured,
+split, refunded under their locks and guards); the admin shows each payment with its event
+log and refunds, each refund with its lines. Cash and bank transfers are confirmed through
+``POST payments/{id}/confirm/`` (audited).
+
+Two buttons on a payment's page call the same services as the API and the jobs:
+
+- **Refund…** (a captured payment) opens a form: all that is left, an amount of the whole
+  order, or chosen lines (each with an optional amount), to the payment's method or the
+  customer's wallet, with a reason. The input is validated by the API's own serializer and
+  given to ``refund_create`` as the admin, so the refund rules, the ledger's reversal, the
+  audit row and the gateway job are exactly the API's; a refusal is a message.
+- **Ask the gateway again** (a card payment left in flight) calls
+  ``payment_revalidate_request``: a job asks the gateway's validation API what became of
+  it and settles the answer once (``tally.payments.revalidation``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Sum
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
-from tally.payments.models import Payment, PaymentEvent, Refund, RefundLine
+from tally.identity.models import User
+from tally.identity.services import actor_require_admin
+from tally.orders.selectors import order_get_for_actor
+from tally.payments import refunds
+from tally.payments.models import (
+    IN_FLIGHT,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    Refund,
+    RefundDestination,
+    RefundLine,
+    RefundStatus,
+)
+from tally.payments.refund_apis import RefundInputSerializer
+from tally.payments.revalidation import payment_revalidate_request
 from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.exceptions import DomainError
+from tally.platform.money import from_minor
+
+REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+# Gateways whose payments no gateway can be asked about (confirmed by hand, or settled at once).
+NOT_REVALIDATED = ("manual", "wallet")
+
+
+def _actor(request: HttpRequest) -> User:
+    actor = request.user
+    assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
+    return actor
+
+
+def _errors_of(errors: Any, prefix: str = "") -> list[str]:
+    """A serializer's nested errors as flat lines, ``field: message``."""
+    if isinstance(errors, dict):
+        return [
+            line
+            for field, nested in errors.items()
+            for line in _errors_of(
+                nested, f"{prefix}{field}: " if field != "non_field_errors" else prefix
+            )
+        ]
+    if isinstance(errors, list):
+        if all(isinstance(error, str) for error in errors):
+            return [f"{prefix}{error}" for error in errors]
+        return [
+            line
+            for index, nested in enumerate(errors)
+            if nested
+            for line in _errors_of(nested, f"{prefix}{index + 1}: ")
+        ]
+    return [f"{prefix}{errors}"]
+
+
+def refund_input_from_form(post: Any) -> tuple[dict[str, Any], list[str]]:
+    """The refund form's fields as the API's request body (``RefundInputSerializer``'s
+    input), or the problems to show. ``scope`` says what is refunded: ``full`` (all that is
+    left), ``amount`` (of the whole order) or ``lines`` (the ticked lines, each with an
+    optional amount)."""
+    data: dict[str, Any] = {
+        "destination": str(post.get("destination", RefundDestination.ORIGINAL)),
+        "reason": str(post.get("reason", "")).strip(),
+    }
+    scope = post.get("scope")
+    if scope == "amount":
+        amount = str(post.get("amount", "")).strip()
+        if not amount:
+            return data, ["amount: Enter the amount to give back."]
+        data["amount"] = amount
+    elif scope == "lines":
+        lines = []
+        for item_id in post.getlist("line"):
+            amount = str(post.get(f"line_amount_{item_id}", "")).strip()
+            lines.append({"item_id": item_id, **({"amount": amount} if amount else {})})
+        if not lines:
+            return data, ["lines: Tick at least one line to give back."]
+        data["lines"] = lines
+    elif scope != "full":
+        return data, ["Choose what to refund: all that is left, an amount, or lines."]
+    return data, []
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -36,6 +133,14 @@ class PaymentEventInline(_ReadOnlyInline):
     ordering = ("id",)
 
 
+class RefundInline(_ReadOnlyInline):
+    model = Refund
+    fields = ("created_at", "amount", "destination", "status", "reason", "failure_reason")
+    readonly_fields = fields
+    ordering = ("created_at",)
+    show_change_link = True
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     # Amounts are integers of minor units of the payment's currency.
@@ -55,7 +160,165 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_select_related = ("order",)
     ordering = ("-created_at",)
     raw_id_fields = ("order", "payer")
-    inlines = (PaymentEventInline,)
+    inlines = (PaymentEventInline, RefundInline)
+    change_form_template = "admin/payments/payment/change_form.html"
+    readonly_fields = ("money",)
+    # Hosted-payment links typed without a scheme are https (Django 6's default, explicit now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="money")
+    def money(self, payment: Payment) -> str:
+        return (
+            f"{from_minor(payment.amount)} {payment.currency} paid, "
+            f"{from_minor(payment.refunded_amount)} refunded (or being refunded), "
+            f"{from_minor(payment.amount - payment.refunded_amount)} left"
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="{}_{}_refund".format(*info),
+            ),
+            path(
+                "<path:object_id>/revalidate/",
+                self.admin_site.admin_view(self.revalidate_view),
+                name="{}_{}_revalidate".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        payment = self.get_object(request, unquote(object_id))
+        allowed = payment is not None and self.has_action_permission(request)
+        context = {
+            **(extra_context or {}),
+            "can_refund": allowed and payment is not None and payment.status in REFUNDABLE,
+            "can_revalidate": (
+                allowed
+                and payment is not None
+                and payment.status in IN_FLIGHT
+                and payment.gateway not in NOT_REVALIDATED
+            ),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _payment(self, request: HttpRequest, object_id: str) -> Payment:
+        if not self.has_action_permission(request):
+            raise PermissionDenied
+        payment = self.get_object(request, unquote(object_id))
+        if payment is None:
+            raise Http404("No such payment.")
+        return payment
+
+    def _back_to(self, payment: Payment) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
+
+    @method_decorator(require_POST)
+    def revalidate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment = self._payment(request, object_id)
+        try:
+            payment_revalidate_request(actor=_actor(request), payment=payment)
+        except DomainError as error:
+            self.message_user(request, f"Not asked: {error.detail}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                "Asked the gateway again; a worker settles its answer (reload to see it).",
+                messages.SUCCESS,
+            )
+        return self._back_to(payment)
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        payment = self._payment(request, object_id)
+        if request.method == "POST":
+            done = self._refund(request, payment)
+            if done:
+                return self._back_to(payment)
+        return self._refund_form(request, payment)
+
+    def _refund(self, request: HttpRequest, payment: Payment) -> bool:
+        """Validate the form as the API validates its body, then refund as the admin."""
+        data, problems = refund_input_from_form(request.POST)
+        serializer = RefundInputSerializer(data=data)
+        if not problems and not serializer.is_valid():
+            problems = _errors_of(serializer.errors)
+        if problems:
+            for problem in problems:
+                self.message_user(request, f"Not refunded: {problem}", messages.ERROR)
+            return False
+        values = serializer.validated_data
+        actor = _actor(request)
+        try:
+            # The console is the admins': a vendor refunds its own lines through the API.
+            actor_require_admin(actor=actor)
+            access = order_get_for_actor(actor=actor, order_id=payment.order_id)
+            refund = refunds.refund_create(
+                access=access,
+                actor=actor,
+                request=refunds.RefundRequest(
+                    amount=values.get("amount"),
+                    lines=[
+                        refunds.RefundLineRequest(
+                            item_id=line["item_id"], amount=line.get("amount")
+                        )
+                        for line in values.get("lines") or []
+                    ],
+                    destination=values["destination"],
+                    reason=values["reason"],
+                ),
+            )
+        except DomainError as error:
+            self.message_user(request, f"Not refunded: {error.detail}", messages.ERROR)
+            return False
+        amount = f"{from_minor(refund.amount)} {payment.currency}"
+        if refund.status == RefundStatus.SUCCEEDED:
+            text = f"Refunded {amount} ({refund.destination}); the order is {refund.order.status}."
+        else:
+            text = (
+                f"Refund of {amount} requested; it is pending until the gateway confirms it "
+                "(a worker asks it)."
+            )
+        self.message_user(request, text, messages.SUCCESS)
+        return True
+
+    def _refund_form(self, request: HttpRequest, payment: Payment) -> HttpResponse:
+        refunded = dict(
+            RefundLine.objects.filter(refund__payment=payment)
+            .exclude(refund__status=RefundStatus.FAILED)
+            .values("item_id")
+            .annotate(total=Sum("amount"))
+            .values_list("item_id", "total")
+        )
+        items = [
+            {
+                "item": item,
+                "line_total": from_minor(item.line_total),
+                "refunded": from_minor(int(refunded.get(item.pk, 0))),
+                "left": from_minor(item.line_total - int(refunded.get(item.pk, 0))),
+            }
+            for item in payment.order.items.order_by("pk")
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": payment,
+            "title": f"Refund order {payment.order.number}",
+            "payment_money": self.money(payment),
+            "can_refund": payment.status in REFUNDABLE,
+            "items": items,
+            "destinations": RefundDestination.choices,
+            "form": request.POST if request.method == "POST" else {},
+        }
+        return TemplateResponse(request, "admin/payments/payment/refund.html", context)
 
 
 class RefundLineInline(_ReadOnlyInline):
