@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from tally.ledger.verification import (
     CheckResult,
@@ -15,6 +13,10 @@ from tally.ledger.verification import (
     ledger_verify,
     verification_checks,
 )
+from tally.platform.progress import progress_run
+
+# A check can take minutes on a large ledger: off a terminal, a line at most this often.
+PROGRESS_INTERVAL_SECONDS = 5.0
 
 
 def report_render_text(report: VerificationReport) -> str:
@@ -46,21 +48,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--no-progress", action="store_true", help="never show the progress bar"
+            "--no-progress", action="store_true", help="show no progress (bar or lines)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        interactive = sys.stdout.isatty() and not options["no_progress"]
-        with tqdm(
+        # On stderr: a bar on a terminal, plain lines otherwise; the report stays on stdout.
+        with progress_run(
             total=len(verification_checks()),
-            desc="verifying ledger",
+            description="verifying ledger",
             unit="check",
-            disable=not interactive,
-        ) as bar:
+            stream=self.stderr,
+            enabled=not options["no_progress"],
+            interval_seconds=PROGRESS_INTERVAL_SECONDS,
+        ) as progress:
 
             def advance(result: CheckResult) -> None:
-                bar.set_postfix_str(result.name)
-                bar.update(1)
+                progress.advance(note=result.name)
 
             report = ledger_verify(on_check=advance)
         self.stdout.write(report_render_text(report))
