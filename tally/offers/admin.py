@@ -1,19 +1,40 @@
 """Offers in Django admin. The catalog is edited here through the same services as the API
 (``offer_create`` / ``offer_update``: admins only, audited, cache retired); subscriptions and
-activations are read-only (they change only through their use cases)."""
+activations are read-only (they change only through their use cases).
+
+An activation's page shows its status history (the audit rows) and its provisioning job
+(attempts, last error, state); a stuck one (pending or processing, its job not run) has a
+**Retry provisioning now** button, and the list a **Retry** action, calling
+``activation_retry``: the job is republished through the outbox, the path the sweeper takes,
+so the claim, the provider's idempotency key and the once-only settle still hold. Admins
+only, audited; a refusal is a message.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from tally.identity.models import User
-from tally.offers import catalog
+from tally.offers import catalog, services
+from tally.offers.live_status import IN_FLIGHT
 from tally.offers.models import Activation, Offer, Subscription
-from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.admin import ReadOnlyAdmin, audit_history_html
+from tally.platform.exceptions import DomainError
+from tally.platform.money import from_minor
+from tally.platform.outbox.models import OutboxMessage
+from tally.platform.outbox.selectors import outbox_message_state
 
 _EDITABLE = (
     "name",
@@ -79,6 +100,12 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_select_related = ("customer", "offer")
 
 
+def _actor(request: HttpRequest) -> User:
+    actor = request.user
+    assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
+    return actor
+
+
 @admin.register(Activation)
 class ActivationAdmin(ReadOnlyAdmin):
     list_display = (
@@ -95,3 +122,105 @@ class ActivationAdmin(ReadOnlyAdmin):
     list_filter = ("status", "source")
     search_fields = ("reference", "id", "partner_reference", "customer__phone")
     list_select_related = ("customer", "offer")
+    actions = ("retry",)
+    change_form_template = "admin/offers/activation/change_form.html"
+    readonly_fields = ("price", "provisioning_jobs", "history")
+
+    @admin.display(description="price")
+    def price(self, activation: Activation) -> str:
+        return f"{from_minor(activation.amount)} (reserved on the wallet, posted on success)"
+
+    @admin.display(description="provisioning job")
+    def provisioning_jobs(self, activation: Activation) -> SafeString | str:
+        jobs = list(
+            OutboxMessage.objects.filter(
+                task_name=services.PROVISION_TASK, payload__activation_id=str(activation.pk)
+            ).order_by("created_at")
+        )
+        if not jobs:
+            return "None."
+        return format_html_join(
+            "",
+            '<p><a href="{}">#{}</a>: {}, {} attempt(s){}</p>',
+            (
+                (
+                    reverse("admin:platform_outboxmessage_change", args=[job.pk]),
+                    job.pk,
+                    outbox_message_state(message=job),
+                    job.attempts,
+                    f"; last error: {job.last_error}" if job.last_error else "",
+                )
+                for job in jobs
+            ),
+        )
+
+    @admin.display(description="status history")
+    def history(self, activation: Activation) -> SafeString | str:
+        return audit_history_html(activation)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path(
+                "<path:object_id>/retry/",
+                self.admin_site.admin_view(self.retry_view),
+                name="{}_{}_retry".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        activation = self.get_object(request, unquote(object_id))
+        context = {
+            **(extra_context or {}),
+            "can_retry": (
+                activation is not None
+                and activation.status in IN_FLIGHT
+                and self.has_action_permission(request)
+            ),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _retry(self, request: HttpRequest, activation: Activation) -> bool:
+        try:
+            accepted = services.activation_retry(actor=_actor(request), activation=activation)
+        except DomainError as error:
+            self.message_user(request, f"{activation.reference}: {error.detail}", messages.ERROR)
+            return False
+        if not accepted:
+            self.message_user(
+                request,
+                f"{activation.reference}: the broker refused the job; the sweeper publishes it "
+                "again.",
+                messages.WARNING,
+            )
+            return False
+        return True
+
+    @method_decorator(require_POST)
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_action_permission(request):
+            raise PermissionDenied
+        activation = self.get_object(request, unquote(object_id))
+        if activation is None:
+            raise Http404("No such activation.")
+        if self._retry(request, activation):
+            self.message_user(
+                request,
+                f"{activation.reference}: provisioning retried; a worker calls the provider "
+                "(reload to see the outcome).",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:offers_activation_change", args=[activation.pk]))
+
+    @admin.action(description="Retry provisioning of selected activations", permissions=("action",))
+    def retry(self, request: HttpRequest, queryset: QuerySet[Activation]) -> None:
+        done = sum(self._retry(request, activation) for activation in queryset)
+        if done:
+            self.message_user(request, f"Retried {done} activation(s).", messages.SUCCESS)

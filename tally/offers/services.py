@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from tally.credit.ledger_vocabulary import CUSTOMER_WALLET
 from tally.identity.models import CustomerProfile, PartnerProfile, User
+from tally.identity.services import actor_require_admin
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.notifications.services import notification_send
@@ -72,7 +73,8 @@ from tally.platform.db import require_no_transaction, use_case, use_case_transac
 from tally.platform.exceptions import DomainError, InvalidStateError, NotFoundError
 from tally.platform.money import from_minor
 from tally.platform.outbox.callout import CallOutAttempt, outbox_callout_task
-from tally.platform.outbox.services import outbox_enqueue
+from tally.platform.outbox.models import OutboxMessage
+from tally.platform.outbox.services import outbox_enqueue, outbox_message_retry
 from tally.platform.status import status_transition
 
 logger = logging.getLogger(__name__)
@@ -539,6 +541,38 @@ def activation_give_up(attempt: CallOutAttempt, error: str, *, activation_id: st
         code="provider_unavailable",
         detail=f"The provider could not be reached after {attempt.attempt} attempts.",
     )
+
+
+def activation_retry(*, actor: User, activation: Activation) -> bool:
+    """An admin retries a stuck activation now: its provisioning job is republished through
+    the outbox (``outbox_message_retry``, audited there), the path the sweeper and the
+    call-out reconciler take; the job's claim, its idempotency key at the provider and its
+    once-only settle keep a spare run from provisioning or charging twice. Returns whether
+    the broker took it.
+
+    Refuses, writing nothing: 403 for anyone but an admin; 409 ``invalid_state`` for an
+    activation that ended (succeeded or failed: its reservation was posted or voided), one
+    whose job ran or gave up, or one a worker holds or that waits for its next attempt.
+    Locks the job's row while deciding. Runs outside any transaction.
+    """
+    actor_require_admin(actor=actor)
+    current = Activation.objects.filter(pk=activation.pk).values_list("status", flat=True).first()
+    if current not in IN_FLIGHT:
+        raise InvalidStateError(
+            f"This activation is {current}: it has ended, there is nothing to retry.",
+            current_status=current,
+        )
+    message_id = (
+        OutboxMessage.objects.filter(
+            task_name=PROVISION_TASK, payload__activation_id=str(activation.pk)
+        )
+        .order_by("-created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if message_id is None:
+        raise InvalidStateError("This activation has no provisioning job to retry.")
+    return outbox_message_retry(actor=actor, message_id=message_id)
 
 
 def provision_backoff_seconds(attempt: int) -> float:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from tally.platform.audit.models import AuditEvent
 from tally.platform.exceptions import DomainError
@@ -153,3 +156,38 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("=target_id", "action", "actor__email")
     list_select_related = ("actor",)
     ordering = ("-id",)
+
+
+def audit_history_html(target: models.Model) -> SafeString | str:
+    """The audit rows of one record, oldest first, as a table (its status history: who,
+    when, which action, old → new), for a page's read-only field."""
+    events = list(
+        AuditEvent.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk))
+        .select_related("actor")
+        .order_by("id")
+    )
+    if not events:
+        return "No change recorded."
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                event.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.action,
+                event.actor or "system",
+                "; ".join(
+                    f"{field}: {change[0]} → {change[1]}"
+                    if isinstance(change, list) and len(change) == 2
+                    else f"{field}: {change}"
+                    for field, change in event.changes.items()
+                ),
+            )
+            for event in events
+        ),
+    )
+    return format_html(
+        '<table class="audit-history"><thead><tr><th>when</th><th>action</th><th>by</th>'
+        "<th>changes</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
