@@ -8,8 +8,9 @@ import json
 from typing import Any, cast
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from tally.credit import services
 from tally.credit.low_credit import (
@@ -21,7 +22,9 @@ from tally.credit.low_credit import (
 from tally.credit.models import CustomerCreditOperation, OperationStatus
 from tally.credit.testing import vendor_fund, vendor_prepaid_balance
 from tally.identity.models import VendorProfile
+from tally.identity.services import api_key_create
 from tally.identity.tests.factories import AdminFactory, CustomerFactory, VendorFactory
+from tally.identity.tests.fixtures import authenticate
 from tally.ledger.exceptions import InsufficientFundsError
 from tally.ledger.testing import assert_ledger_verifies
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
@@ -317,3 +320,35 @@ def test_the_signature_matches_the_documented_known_answer() -> None:
     assert webhook_signature(
         secret="s3cret", timestamp=1700000000, body=b'{"event":"activation.finished"}'
     ) == ("t=1700000000,v1=41da79db75654872bb366738d2f1b3937ccf27dd202b14554fcf0a90e16545e7")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("auth", ["api_key", "jwt"])
+def test_a_sale_over_http_alerts_with_the_threshold_the_vendor_just_set(auth: str) -> None:
+    # given: the vendor sets its threshold through the API, then sells as an integrator
+    vendor = _vendor(threshold_minor=None)
+    vendor_fund(vendor, 100_00)
+    client = APIClient()
+    if auth == "api_key":
+        with transaction.atomic():
+            key = api_key_create(user=vendor.user, name="till").key
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    else:
+        authenticate(client, vendor.user)
+    url = f"/api/v1/vendors/{vendor.user_id}/"
+    assert (
+        client.patch(f"{url}low-credit-alert/", {"threshold": "60.00"}, format="json").json()[
+            "threshold"
+        ]
+        == "60.00"
+    )
+    # when: 100 -> 70 (nothing), 70 -> 40 (crossing), 40 -> 10 (nothing)
+    answers = [
+        client.post(f"{url}charges/", {"phone_number": NUMBER, "amount": "30.00"}, format="json")
+        for _ in range(3)
+    ]
+    # then
+    assert [answer.status_code for answer in answers] == [201, 201, 201]
+    assert [answer.json()["remaining_credit"] for answer in answers] == ["70.00", "40.00", "10.00"]
+    [alert] = _alerts(vendor)
+    assert (alert.context["previous_balance"], alert.context["balance"]) == ("70.00", "40.00")
