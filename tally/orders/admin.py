@@ -1,6 +1,9 @@
 """Orders in Django admin: read-only. An order changes only through its use cases (placed,
-paid, cancelled, completed), each checking its rules, releasing stock once and writing its
-audit row; the admin shows orders and their lines and writes nothing."""
+paid, cancelled, completed, refunded), each checking its rules, releasing stock once and
+writing its audit row; the admin shows each order with its lines, its totals, its status
+history (the audit rows) and links to its payments and refunds (by their admin URL names,
+so this app imports nothing of payments, which depends on it). Refunds are made from the
+payment's page."""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from tally.orders.models import Order, OrderItem
-from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.admin import ReadOnlyAdmin, audit_history_html
+from tally.platform.money import from_minor
 
 
 class OrderItemInline(admin.TabularInline):
@@ -64,3 +71,25 @@ class OrderAdmin(ReadOnlyAdmin):
     # The stored hash of a guest's access token is of no use to anyone reading the page.
     exclude = ("access_token_hash",)
     raw_id_fields = ("customer",)
+    readonly_fields = ("totals", "money_links", "history")
+
+    @admin.display(description="totals")
+    def totals(self, order: Order) -> str:
+        return (
+            f"{from_minor(order.subtotal)} + shipping {from_minor(order.shipping)} + tax "
+            f"{from_minor(order.tax)} = {from_minor(order.total)} {order.currency}"
+        )
+
+    @admin.display(description="money")
+    def money_links(self, order: Order) -> SafeString:
+        return format_html(
+            '<a href="{}?order={}">Payments</a> · <a href="{}?order={}">Refunds</a>',
+            reverse("admin:payments_payment_changelist"),
+            order.pk,
+            reverse("admin:payments_refund_changelist"),
+            order.pk,
+        )
+
+    @admin.display(description="status history")
+    def history(self, order: Order) -> SafeString | str:
+        return audit_history_html(order)

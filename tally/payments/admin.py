@@ -28,6 +28,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from tally.identity.models import User
@@ -46,7 +47,7 @@ from tally.payments.models import (
 )
 from tally.payments.refund_apis import RefundInputSerializer
 from tally.payments.revalidation import payment_revalidate_request
-from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.admin import ReadOnlyAdmin, audit_history_html
 from tally.platform.exceptions import DomainError
 from tally.platform.money import from_minor
 
@@ -162,7 +163,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     raw_id_fields = ("order", "payer")
     inlines = (PaymentEventInline, RefundInline)
     change_form_template = "admin/payments/payment/change_form.html"
-    readonly_fields = ("money",)
+    readonly_fields = ("money", "history")
     # Hosted-payment links typed without a scheme are https (Django 6's default, explicit now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -173,6 +174,10 @@ class PaymentAdmin(ReadOnlyAdmin):
             f"{from_minor(payment.refunded_amount)} refunded (or being refunded), "
             f"{from_minor(payment.amount - payment.refunded_amount)} left"
         )
+
+    @admin.display(description="status history")
+    def history(self, payment: Payment) -> SafeString | str:
+        return audit_history_html(payment)
 
     def get_urls(self) -> list[URLPattern]:
         info = (self.opts.app_label, self.opts.model_name)
@@ -336,3 +341,8 @@ class RefundAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     raw_id_fields = ("order", "payment", "requested_by")
     inlines = (RefundLineInline,)
+    readonly_fields = ("history",)
+
+    @admin.display(description="status history")
+    def history(self, refund: Refund) -> SafeString | str:
+        return audit_history_html(refund)

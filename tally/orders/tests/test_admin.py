@@ -8,8 +8,13 @@ from django.test import Client
 
 from tally.catalog.testing import variant_make
 from tally.identity.models import User
+from tally.identity.tests.factories import CustomerFactory
+from tally.offers.testing import customer_fund
 from tally.orders.models import Order
+from tally.orders.selectors import order_get_for_actor
 from tally.orders.testing import order_place_for_test
+from tally.payments.services import PaymentRequest, payment_start
+from tally.platform.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +63,31 @@ def test_orders_cannot_be_added_changed_or_deleted_in_the_admin(admin_user: User
     assert (added.status_code, changed.status_code, deleted.status_code) == (403, 403, 403)
     order.refresh_from_db()
     assert (Order.objects.count(), order.status, order.version) == (1, "pending", 1)
+
+
+def test_an_orders_page_shows_its_totals_history_and_links_to_its_payments(
+    admin_user: User,
+) -> None:
+    # given: a paid order (a wallet payment, settled at once)
+    customer = CustomerFactory()
+    customer_fund(customer, 100_00)
+    order = order_place_for_test(lines=[(variant_make(price=10_00), 2)], customer=customer).order
+    access = order_get_for_actor(actor=customer.user, order_id=order.pk)
+    payment = payment_start(access=access, actor=customer.user, request=PaymentRequest("wallet"))
+    client = _admin_client(admin_user)
+    # when
+    page = client.get(f"{URL}{order.pk}/change/").content.decode()
+    payments = client.get("/admin/payments/payment/", {"order": str(order.pk)})
+    # then
+    order.refresh_from_db()
+    assert f"= {order.total // 100}.{order.total % 100:02d} USD" in page
+    history = list(
+        AuditEvent.objects.filter(target_type="orders.order", target_id=str(order.pk))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert history[-1] == "order.confirmed"
+    assert all(action in page for action in history)
+    assert f"/admin/payments/payment/?order={order.pk}" in page
+    assert payments.status_code == 200
+    assert [row.pk for row in payments.context["cl"].result_list] == [payment.pk]

@@ -112,6 +112,10 @@ def test_a_partial_refund_from_the_admin_moves_the_books_as_the_api_does() -> No
     assert AuditEvent.objects.filter(action="refund.requested", actor=admin).count() == 1
     page = client.get(change_url(paid.payment)).content.decode()
     assert "50.78 USD paid, 10.00 refunded (or being refunded), 40.78 left" in page
+    assert "payment.partially_refunded" in page
+    refund_page = client.get(f"/admin/payments/refund/{refund.pk}/change/").content.decode()
+    assert "refund.requested" in refund_page
+    assert "refund.succeeded" in refund_page
     assert_ledger_verifies()
 
 
