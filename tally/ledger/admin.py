@@ -256,6 +256,7 @@ class VerificationRunAdmin(ReadOnlyAdmin):
             "latest_run": latest,
             "latest_report": None if latest is None else verification_report_html(latest),
             "can_run": self.has_action_permission(request),
+            "title": "Ledger verification runs",
         }
         return super().changelist_view(request, context)
 
