@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tally.credit import services
+from tally.credit import low_credit, services
 from tally.credit.low_credit import (
     DEDUP_KEY_PREFIX,
     WEBHOOK_TASK_NAME,
@@ -352,3 +352,49 @@ def test_a_sale_over_http_alerts_with_the_threshold_the_vendor_just_set(auth: st
     assert [answer.json()["remaining_credit"] for answer in answers] == ["70.00", "40.00", "10.00"]
     [alert] = _alerts(vendor)
     assert (alert.context["previous_balance"], alert.context["balance"]) == ("70.00", "40.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_crossing_sale_leaves_no_alert() -> None:
+    # given
+    vendor = _vendor(threshold_minor=50_00, webhook_url="http://127.0.0.1:9/hook")
+    vendor_fund(vendor, 60_00)
+
+    # when: the sale crosses, then its transaction rolls back
+    class Abandoned(Exception):
+        pass
+
+    def sell_then_abandon() -> None:
+        with transaction.atomic():
+            _sell(vendor, 20_00)
+            raise Abandoned()
+
+    with pytest.raises(Abandoned):
+        sell_then_abandon()
+    # then: neither the email nor the webhook was recorded; the credit is untouched
+    assert _alerts(vendor) == []
+    assert _webhook_jobs() == []
+    assert vendor_prepaid_balance(vendor) == 60_00
+    # and the next crossing still alerts
+    _sell(vendor, 20_00)
+    assert len(_alerts(vendor)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_removed_before_delivery_is_skipped() -> None:
+    with partner_server_run() as server:
+        # given: an alert recorded with a webhook URL, which the vendor then removes
+        vendor = _vendor(threshold_minor=50_00, webhook_url=server.url)
+        vendor_fund(vendor, 60_00)
+        _sell(vendor, 20_00)
+        [job] = _webhook_jobs()
+        low_credit.vendor_low_credit_alert_update(actor=vendor.user, vendor=vendor, webhook_url="")
+        # when: the job runs
+        low_credit.low_credit_webhook.apply(
+            kwargs={"message_id": job.id, **job.payload}, throw=True
+        )
+        # then: nothing was POSTed, and the job is done, not failed
+        job.refresh_from_db()
+        assert server.calls == []
+        assert job.processed_at is not None
+        assert job.failed_at is None
