@@ -17,3 +17,9 @@ CREDIT_SECOND_APPROVAL_ABOVE_MINOR = env.int(
 LOW_CREDIT_WEBHOOK_MAX_ATTEMPTS = env.int("LOW_CREDIT_WEBHOOK_MAX_ATTEMPTS", default=8)
 LOW_CREDIT_WEBHOOK_TIMEOUT_SECONDS = env.float("LOW_CREDIT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 LOW_CREDIT_WEBHOOK_BACKOFF_SECONDS = env.float("LOW_CREDIT_WEBHOOK_BACKOFF_SECONDS", default=10.0)
+# Refuse to POST an alert to a loopback, private, link-local or otherwise reserved address
+# (a vendor chooses the URL: it must not reach the services beside Tally). Allow them only
+# where the receiver runs on the same machine or network (development, tests).
+LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False
+)

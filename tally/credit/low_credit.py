@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
@@ -253,16 +256,44 @@ class WebhookDeliveryError(RuntimeError):
     """The vendor's endpoint did not accept the alert (the job retries)."""
 
 
+def webhook_address_check(url: str) -> None:
+    """Raise ``WebhookDeliveryError`` unless every address ``url``'s host resolves to is a
+    public one (or ``LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` is on): a vendor chooses
+    the URL, and it must not make Tally's worker call the services beside it (loopback,
+    private networks, link-local cloud metadata). Checked before each attempt."""
+    if getattr(settings, "LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False):
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError) as exc:
+        raise WebhookDeliveryError(f"the webhook host {host!r} does not resolve: {exc}") from exc
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not ip.is_global or ip.is_multicast:
+            raise WebhookDeliveryError(
+                f"the webhook host {host!r} resolves to a non-public address ({ip}); refused"
+            )
+
+
 def low_credit_webhook_call_out(
     attempt: CallOutAttempt, *, vendor_id: str, body: str
 ) -> dict[str, Any]:
     """POST the alert ``body`` once to the vendor's current webhook URL, signed with its
-    current secret; raise ``WebhookDeliveryError`` unless it answers 2xx. No transaction is
-    open."""
+    current secret; raise ``WebhookDeliveryError`` unless it answers 2xx (or if the URL's
+    host is not a public address: ``webhook_address_check``). No transaction is open.
+    Redirects are not followed (a redirect could lead anywhere)."""
     vendor = VendorProfile.objects.get(user_id=UUID(vendor_id))
     url = vendor.alert_webhook_url
     if not url:
         return {"delivered": False}
+    try:
+        webhook_address_check(url)
+    except WebhookDeliveryError:
+        WEBHOOKS.labels(outcome="failed_attempt").inc()
+        raise
     raw = body.encode()
     headers = {
         "Content-Type": "application/json",

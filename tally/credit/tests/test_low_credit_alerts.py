@@ -30,6 +30,7 @@ from tally.ledger.testing import assert_ledger_verifies
 from tally.notifications.models import Notification, NotificationKind, NotificationStatus
 from tally.notifications.tests.smtp_server import SmtpServer
 from tally.partners.testing import partner_server_run, signature_valid
+from tally.platform.outbox.callout import CallOutAttempt
 from tally.platform.outbox.models import OutboxMessage
 from tally.platform.testing.race import run_concurrently, wait_until
 from tally.topups import services as topups
@@ -263,6 +264,7 @@ def test_the_alert_is_emailed_by_a_worker_and_posted_signed_to_the_vendors_webho
     celery_worker: Any, smtp: SmtpServer, settings: Any
 ) -> None:
     settings.LOW_CREDIT_WEBHOOK_BACKOFF_SECONDS = 0.05
+    settings.LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True  # the receiver is on loopback
     with partner_server_run() as server:
         # given
         vendor = _vendor(threshold_minor=50_00, webhook_url=server.url)
@@ -398,3 +400,44 @@ def test_a_webhook_removed_before_delivery_is_skipped() -> None:
         assert server.calls == []
         assert job.processed_at is not None
         assert job.failed_at is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+def test_a_webhook_to_a_non_public_address_is_refused(url: str, settings: Any) -> None:
+    settings.LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    with pytest.raises(low_credit.WebhookDeliveryError, match="non-public address"):
+        low_credit.webhook_address_check(url)
+
+
+def test_a_webhook_to_a_public_address_passes_the_check(settings: Any) -> None:
+    settings.LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    low_credit.webhook_address_check("https://93.184.216.34/hook")  # an IP literal: no DNS
+
+
+@pytest.mark.django_db
+def test_the_worker_never_calls_a_loopback_webhook_unless_allowed(settings: Any) -> None:
+    settings.LOW_CREDIT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    with partner_server_run() as server:
+        # given: an alert whose vendor points its webhook at a service on loopback
+        vendor = _vendor(threshold_minor=50_00, webhook_url=server.url)
+        vendor_fund(vendor, 60_00)
+        _sell(vendor, 20_00)
+        [job] = _webhook_jobs()
+        attempt = CallOutAttempt(
+            message_id=job.id, attempt=1, max_attempts=8, idempotency_key=f"outbox-{job.id}"
+        )
+        # when / then: the attempt fails before any connection is made
+        with pytest.raises(low_credit.WebhookDeliveryError, match="non-public"):
+            low_credit.low_credit_webhook_call_out(attempt, **job.payload)
+        assert server.calls == []
