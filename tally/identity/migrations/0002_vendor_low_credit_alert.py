@@ -4,29 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('identity', '0001_initial'),
+        ("identity", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='vendorprofile',
-            name='alert_webhook_secret',
+            model_name="vendorprofile",
+            name="alert_webhook_secret",
             field=models.CharField(blank=True, max_length=128),
         ),
         migrations.AddField(
-            model_name='vendorprofile',
-            name='alert_webhook_url',
+            model_name="vendorprofile",
+            name="alert_webhook_url",
             field=models.URLField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='vendorprofile',
-            name='low_credit_threshold',
+            model_name="vendorprofile",
+            name="low_credit_threshold",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='vendorprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('low_credit_threshold__gte', 0), ('low_credit_threshold__isnull', True), _connector='OR'), name='vendor_low_credit_threshold_not_negative'),
+            model_name="vendorprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("low_credit_threshold__gte", 0),
+                    ("low_credit_threshold__isnull", True),
+                    _connector="OR",
+                ),
+                name="vendor_low_credit_threshold_not_negative",
+            ),
         ),
     ]

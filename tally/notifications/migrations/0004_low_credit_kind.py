@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0003_invoice_kind_and_attachments'),
+        ("notifications", "0003_invoice_kind_and_attachments"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('activation_succeeded', 'Activation succeeded'), ('activation_failed', 'Activation failed'), ('subscription_expiring', 'Subscription expiring'), ('subscription_renewed', 'Subscription renewed'), ('subscription_expired', 'Subscription expired'), ('order_placed', 'Order placed'), ('order_cancelled', 'Order cancelled'), ('invoice_issued', 'Invoice issued'), ('low_credit', 'Low prepaid credit')], max_length=32),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("activation_succeeded", "Activation succeeded"),
+                    ("activation_failed", "Activation failed"),
+                    ("subscription_expiring", "Subscription expiring"),
+                    ("subscription_renewed", "Subscription renewed"),
+                    ("subscription_expired", "Subscription expired"),
+                    ("order_placed", "Order placed"),
+                    ("order_cancelled", "Order cancelled"),
+                    ("invoice_issued", "Invoice issued"),
+                    ("low_credit", "Low prepaid credit"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
