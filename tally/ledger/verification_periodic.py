@@ -1,6 +1,8 @@
 """The periodic ledger verification: beat runs ``verify_ledger``'s checks every
 ``LEDGER_VERIFY_INTERVAL_SECONDS`` and leaves the verdict where every web replica's
-``/metrics`` reads it at scrape time (``metrics.LedgerVerificationCollector``).
+``/metrics`` reads it at scrape time (``metrics.LedgerVerificationCollector``). A run asked
+for from the admin console (``verification_runs``) leaves its verdict there too, so
+re-running the checks after a repair clears the alert at once.
 
 The verdict is a small JSON document in Redis (when it ran, how many rows broke a rule,
 which checks failed), not a gauge in the worker's process: with one ``/metrics`` per process
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from celery import shared_task
 from django.conf import settings
 from django_redis import get_redis_connection
+from redis.exceptions import RedisError
 
 from tally.ledger.verification import VerificationReport, ledger_verify
 
@@ -54,6 +57,15 @@ def verification_verdict_store(*, report: VerificationReport) -> VerificationVer
     }
     get_redis_connection("default").set(_key(), json.dumps(document))
     return verdict
+
+
+def verification_verdict_store_quietly(*, report: VerificationReport) -> None:
+    """``verification_verdict_store`` for a run asked for by someone (the admin console's
+    button): a Redis fault is logged, never raised, so the run still records its report."""
+    try:
+        verification_verdict_store(report=report)
+    except RedisError:
+        logger.warning("ledger verification verdict not stored for /metrics", exc_info=True)
 
 
 def verification_verdict_latest() -> VerificationVerdict | None:

@@ -24,6 +24,7 @@ from tally.identity.models import User
 from tally.identity.services import actor_require_admin
 from tally.ledger.models import VerificationRun
 from tally.ledger.verification import ledger_verify
+from tally.ledger.verification_periodic import verification_verdict_store_quietly
 from tally.platform.audit.services import audit_record
 from tally.platform.db import require_no_transaction, use_case
 from tally.platform.exceptions import ConflictError
@@ -70,6 +71,8 @@ def verification_run_call(attempt: CallOutAttempt, *, run_id: int) -> dict[str, 
     if VerificationRun.objects.filter(pk=run_id, finished_at__isnull=False).exists():
         return {"final": True}
     report = ledger_verify()
+    # The verdict /metrics serves (tally_ledger_verify_mismatches) is this run's too.
+    verification_verdict_store_quietly(report=report)
     return dict(json.loads(json.dumps(asdict(report), default=str)))
 
 

@@ -271,6 +271,31 @@ def test_the_periodic_verification_reports_mismatches_on_metrics(
     assert "account_balances" in record.failed_checks
 
 
+def test_a_verification_asked_for_in_the_admin_console_updates_the_metrics(
+    celery_worker: Any,
+) -> None:
+    # given: a ledger broken by hand, then repaired by hand, and a verdict that still says
+    # broken
+    from tally.ledger.models import VerificationRun
+    from tally.ledger.verification_runs import verification_run_request
+
+    vendor = VendorFactory()
+    vendor_fund(vendor, 10_00)
+    Account.objects.filter(owner=vendor.user).update(balance=12_00)
+    assert ledger_verify_periodic() >= 1
+    assert scrape()[("tally_ledger_verify_mismatches", ())] >= 1
+    Account.objects.filter(owner=vendor.user).update(balance=10_00)
+    # when: an admin runs the checks again from the console (a worker runs them)
+    run = verification_run_request(actor=AdminFactory())
+    wait_until(
+        lambda: VerificationRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists(),
+        message="the verification run never finished",
+    )
+    # then: /metrics shows the repaired ledger at once
+    assert VerificationRun.objects.get(pk=run.pk).ok is True
+    assert scrape()[("tally_ledger_verify_mismatches", ())] == 0
+
+
 @pytest.mark.django_db
 def test_metrics_still_answer_when_redis_has_no_verdict() -> None:
     # given: no periodic verification has run in this namespace
