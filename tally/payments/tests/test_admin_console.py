@@ -59,6 +59,13 @@ def messages_of(response: Any) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
+def all_jobs_done() -> None:
+    """Let the worker finish the jobs it was given (the invoice, the emails) before the
+    test's tables are emptied under it."""
+    published = OutboxMessage.objects.filter(processed_at__isnull=True, published_at__isnull=False)
+    wait_until(lambda: not published.exists(), timeout_seconds=30, message="jobs left running")
+
+
 def refund_url(payment: Payment) -> str:
     return f"{URL}{payment.pk}/refund/"
 
@@ -237,6 +244,7 @@ def test_a_card_refund_from_the_admin_is_settled_by_the_worker(celery_worker: An
     assert set(_net(payment).values()) == {0}
     assert OutboxMessage.objects.get(task_name=REFUND_TASK).processed_at is not None
     assert_ledger_verifies()
+    all_jobs_done()
 
 
 # --- a payment left in flight: ask the gateway again -------------------------------------------
@@ -312,6 +320,7 @@ def test_asking_the_gateway_again_captures_a_payment_left_in_flight(
     wait_until(lambda: OutboxMessage.objects.get(pk=initiate.pk).processed_at is not None)
     assert payment_split_of(Payment.objects.get(pk=payment.pk)) == split
     assert_ledger_verifies()
+    all_jobs_done()
 
 
 @pytest.mark.django_db
