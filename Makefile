@@ -23,13 +23,14 @@ browser-deps:
 		|| echo "chromium not installed: the browser tests will be skipped"
 
 # Debian's HAProxy and PgBouncer for the multi-instance test (tally/platform/tests/
-# test_deploy_stack.py). Installed when missing and apt-get can (as root); elsewhere those
+# test_deploy_stack.py), and its prometheus for promtool (the alert rules' unit tests). Installed when missing and apt-get can (as root); elsewhere those
 # tests are skipped with the reason (CI sets DEPLOY_TESTS_REQUIRED=1).
 deploy-deps:
 	@{ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } && { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; } \
+		&& command -v promtool >/dev/null 2>&1 \
 		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy pgbouncer >/dev/null; } \
-		|| echo "haproxy or pgbouncer not installed: the multi-instance deploy tests will be skipped"
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy pgbouncer prometheus >/dev/null; } \
+		|| echo "haproxy, pgbouncer or promtool not installed: the multi-instance deploy tests and the alert rules' promtool tests will be skipped"
 
 run: install
 	$(PY) -m tally.platform.devserver
@@ -39,7 +40,7 @@ test: install browser-deps deploy-deps
 
 # The deployment files checked statically, and the deployed shape run for real (docs/deploy.md).
 test-deploy: install deploy-deps
-	DEPLOY_TESTS_REQUIRED=1 $(PY) -m pytest tally/platform/tests/test_deploy_files.py tally/platform/tests/test_deploy_stack.py tally/platform/tests/test_worker_metrics.py $(PYTEST_ARGS)
+	DEPLOY_TESTS_REQUIRED=1 PROMTOOL_REQUIRED=1 $(PY) -m pytest tally/platform/tests/test_deploy_files.py tally/platform/tests/test_deploy_stack.py tally/platform/tests/test_worker_metrics.py tally/platform/tests/test_alert_rules.py $(PYTEST_ARGS)
 
 # Only the browser tests; screenshots under var/browser-artifacts/.
 test-browser: install browser-deps

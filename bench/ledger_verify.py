@@ -225,10 +225,19 @@ def main() -> int:
         generate_s = time.monotonic() - started
         print(f"Generated in {generate_s:.0f}s", flush=True)
 
+        from tally.ledger.verification import verification_checks
+        from tally.platform.progress import progress_run
+
         timings = []
         for run in (1, 2):
             started = time.monotonic()
-            report = ledger_verify()
+            with progress_run(
+                total=len(verification_checks()),
+                description=f"verify run {run}",
+                unit="check",
+                interval_seconds=5,
+            ) as progress:
+                report = ledger_verify(on_check=lambda result: progress.advance(note=result.name))
             timings.append(time.monotonic() - started)
             print(f"verify run {run}: {timings[-1]:.1f}s", flush=True)
         print(report_render_text(report))

@@ -94,8 +94,15 @@ def vendors_seed(*, count: int, credit_minor: int, label: str) -> list[Vendor]:
 
     admin_token()
     admin = User.objects.get(email="bench-admin@example.com")
+    from tally.platform.progress import progress_run
+
     vendors = []
-    with override_settings(PASSWORD_HASHERS=_FAST_HASHERS):
+    with (
+        override_settings(PASSWORD_HASHERS=_FAST_HASHERS),
+        progress_run(
+            total=count, description=f"seeding {label} vendors", unit="vendor", interval_seconds=5
+        ) as progress,
+    ):
         for n in range(count):
             with transaction.atomic():
                 profile = vendor_create(
@@ -110,6 +117,7 @@ def vendors_seed(*, count: int, credit_minor: int, label: str) -> list[Vendor]:
                         actor=admin, vendor=profile, amount_minor=credit_minor, reason="bench"
                     )
             vendors.append(Vendor(id=str(profile.user_id), key=issued.key))
+            progress.advance()
     return vendors
 
 

@@ -24,6 +24,7 @@ from tally.identity.services import actor_require_admin_or_active_vendor
 from tally.ledger import selectors as ledger_selectors
 from tally.ledger import services as ledger
 from tally.ledger.exceptions import InsufficientFundsError
+from tally.ledger.metrics import insufficient_funds_count
 from tally.ledger.models import Account
 from tally.platform.audit.services import audit_record
 from tally.platform.db import use_case, use_case_transaction
@@ -142,6 +143,7 @@ def charge_sale_create(
     )
     if prepaid_account is None:
         # Never credited: nothing to spend (amounts are positive), and nothing is created.
+        insufficient_funds_count(code=CHARGE_SALE)
         raise InsufficientFundsError()
     with use_case_transaction(refusals_write_nothing=settlement_account is not None):
         if settlement_account is None:

@@ -171,6 +171,19 @@ def test_traffic_moves_every_business_metric_with_its_labels(
     assert vendor_prepaid_balance(vendor) == 70_00
 
 
+@pytest.mark.django_db
+def test_a_sale_by_a_vendor_never_credited_is_counted_as_refused_for_funds() -> None:
+    # given: a vendor whose prepaid account does not exist yet (it was never credited)
+    vendor = VendorFactory()
+    client = authenticate(APIClient(), vendor.user)
+    before = scrape()
+    # when
+    refused = sell(client, vendor, "1.00")
+    # then: refused before the ledger is reached, and counted all the same
+    assert (refused.status_code, refused.json()["code"]) == (422, "insufficient_funds")
+    assert added(before, scrape(), "tally_insufficient_funds_total", code="charge_sale") == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_transfer_counts_nothing_and_a_committed_one_counts_once() -> None:
     # given
