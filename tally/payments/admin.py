@@ -63,15 +63,16 @@ def _actor(request: HttpRequest) -> User:
 
 
 def _errors_of(errors: Any, prefix: str = "") -> list[str]:
-    """A serializer's nested errors as flat lines, ``field: message``."""
+    """A serializer's nested errors as flat lines, ``field: message`` (list items numbered
+    from 1, as the form shows them)."""
     if isinstance(errors, dict):
-        return [
-            line
-            for field, nested in errors.items()
-            for line in _errors_of(
-                nested, f"{prefix}{field}: " if field != "non_field_errors" else prefix
+        lines = []
+        for field, nested in errors.items():
+            name = str(field + 1) if isinstance(field, int) else str(field)
+            lines += _errors_of(
+                nested, prefix if name == "non_field_errors" else f"{prefix}{name}: "
             )
-        ]
+        return lines
     if isinstance(errors, list):
         if all(isinstance(error, str) for error in errors):
             return [f"{prefix}{error}" for error in errors]

@@ -171,6 +171,11 @@ def test_refunding_lines_from_the_admin_gives_back_what_is_left_of_them() -> Non
         ({"scope": "amount", "amount": ""}, "Not refunded: amount: Enter the amount to give back."),
         ({"scope": "lines"}, "Not refunded: lines: Tick at least one line to give back."),
         ({"scope": "sideways"}, None),
+        (
+            {"scope": "lines", "line": "not-a-line"},
+            "Not refunded: lines: 1: item_id: Must be a valid UUID.",
+        ),
+        ({"scope": "lines", "line": "00000000-0000-0000-0000-000000000000"}, None),
         ({"scope": "full", "destination": "moon"}, None),
     ],
 )
