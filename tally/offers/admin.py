@@ -12,8 +12,10 @@ only, audited; a refusal is a message.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -21,6 +23,7 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
@@ -100,6 +103,23 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_select_related = ("customer", "offer")
 
 
+class StuckActivationFilter(admin.SimpleListFilter):
+    """Activations pending or processing for longer than ``OUTBOX_REPUBLISH_AFTER_SECONDS``:
+    a provider call takes seconds, so these are the ones to look at (and retry)."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "in flight past the outbox's grace period")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() != "yes":
+            return queryset
+        cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_REPUBLISH_AFTER_SECONDS)
+        return queryset.filter(status__in=IN_FLIGHT, created_at__lt=cutoff)
+
+
 def _actor(request: HttpRequest) -> User:
     actor = request.user
     assert isinstance(actor, User)  # nosec B101  # type narrowing, not a check
@@ -119,7 +139,7 @@ class ActivationAdmin(ReadOnlyAdmin):
         "created_at",
         "completed_at",
     )
-    list_filter = ("status", "source")
+    list_filter = (StuckActivationFilter, "status", "source")
     search_fields = ("reference", "id", "partner_reference", "customer__phone")
     list_select_related = ("customer", "offer")
     actions = ("retry",)

@@ -17,16 +17,19 @@ Two buttons on a payment's page call the same services as the API and the jobs:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
@@ -135,6 +138,25 @@ class PaymentEventInline(_ReadOnlyInline):
     ordering = ("id",)
 
 
+class UnreconciledFilter(admin.SimpleListFilter):
+    """Card payments in flight for longer than ``PAYMENTS_RECONCILE_AFTER_SECONDS``: those
+    the reconcile job asks the gateway about, and an admin may ask about now."""
+
+    title = "unreconciled"
+    parameter_name = "unreconciled"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "in flight past the reconcile delay")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() != "yes":
+            return queryset
+        cutoff = timezone.now() - timedelta(seconds=settings.PAYMENTS_RECONCILE_AFTER_SECONDS)
+        return queryset.filter(status__in=IN_FLIGHT, updated_at__lte=cutoff).exclude(
+            gateway__in=NOT_REVALIDATED
+        )
+
+
 class RefundInline(_ReadOnlyInline):
     model = Refund
     fields = ("created_at", "amount", "destination", "status", "reason", "failure_reason")
@@ -157,12 +179,13 @@ class PaymentAdmin(ReadOnlyAdmin):
         "currency",
         "created_at",
     )
-    list_filter = ("status", "method", "gateway", "created_at")
+    list_filter = (UnreconciledFilter, "status", "method", "gateway", "created_at")
     search_fields = ("=id", "=order__number", "order__email", "=gateway_reference")
     list_select_related = ("order",)
     ordering = ("-created_at",)
     raw_id_fields = ("order", "payer")
     inlines = (PaymentEventInline, RefundInline)
+    actions = ("revalidate",)
     change_form_template = "admin/payments/payment/change_form.html"
     readonly_fields = ("money", "history")
     # Hosted-payment links typed without a scheme are https (Django 6's default, explicit now).
@@ -227,6 +250,25 @@ class PaymentAdmin(ReadOnlyAdmin):
 
     def _back_to(self, payment: Payment) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
+
+    @admin.action(
+        description="Ask the gateway again about selected payments", permissions=("action",)
+    )
+    def revalidate(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        asked = 0
+        for payment in queryset:
+            try:
+                payment_revalidate_request(actor=_actor(request), payment=payment)
+            except DomainError as error:
+                self.message_user(request, f"{payment.pk}: {error.detail}", messages.WARNING)
+            else:
+                asked += 1
+        if asked:
+            self.message_user(
+                request,
+                f"Asked the gateway again about {asked} payment(s); a worker settles the answers.",
+                messages.SUCCESS,
+            )
 
     @method_decorator(require_POST)
     def revalidate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -161,3 +161,19 @@ def test_retrying_a_held_job_or_as_a_non_admin_is_refused_and_changes_nothing(
     assert Activation.objects.get(pk=activation.pk).status == ActivationStatus.PENDING
     assert wallet_position(customer) == (2_000, 500, 1_500)
     assert job_of(activation).publish_attempts == 0
+
+
+@pytest.mark.django_db
+def test_the_list_finds_stuck_activations(admin_user: User, settings: Any) -> None:
+    # given: one activation accepted ten minutes ago and never provisioned, one just now
+    settings.OUTBOX_REPUBLISH_AFTER_SECONDS = 60
+    customer = CustomerFactory()
+    customer_fund(customer, 2_000)
+    offer = offer_make(price=500)
+    old = activation_create(customer=customer, offer=offer)
+    activation_create(customer=customer, offer=offer)
+    Activation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    # when
+    listed = login(admin_user).get(URL, {"stuck": "yes"}).context["cl"].result_list
+    # then
+    assert [activation.pk for activation in listed] == [old.pk]

@@ -5,11 +5,13 @@ nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 
 from tally.catalog.testing import variant_make
 from tally.credit.testing import customer_wallet_balance
@@ -355,3 +357,42 @@ def test_revalidating_a_settled_or_manual_payment_is_refused(admin_user: User) -
     assert AuditEvent.objects.count() == audits
     assert PaymentEvent.objects.count() == events
     assert OutboxMessage.objects.filter(task_name=REVALIDATE_TASK).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_list_finds_unreconciled_payments_and_asks_about_them_in_bulk(
+    admin_user: User, settings: Any
+) -> None:
+    # given: a card payment in flight for ten minutes, one just started, a captured one
+    settings.PAYMENTS_RECONCILE_AFTER_SECONDS = 300
+
+    def card_in_flight() -> Payment:
+        placed = order_place_for_test(lines=[(variant_make(price=10_00), 1)])
+        access = order_get_for_actor(
+            actor=None, order_id=placed.order.pk, access_token=placed.access_token
+        )
+        return payment_start(
+            access=access, actor=None, request=PaymentRequest("credit_card", CARD_OK)
+        )
+
+    old, fresh = card_in_flight(), card_in_flight()
+    Payment.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    captured = _paid_by_wallet().payment
+    client = login(admin_user)
+    # when
+    listed = client.get(URL, {"unreconciled": "yes"}).context["cl"].result_list
+    response = client.post(
+        URL,
+        {"action": "revalidate", "_selected_action": [str(old.pk), str(captured.pk)]},
+        follow=True,
+    )
+    # then
+    assert [payment.pk for payment in listed] == [old.pk]
+    assert messages_of(response) == [
+        f"{captured.pk}: This payment is captured: it is settled, there is nothing to reconcile.",
+        "Asked the gateway again about 1 payment(s); a worker settles the answers.",
+    ]
+    assert list(
+        OutboxMessage.objects.filter(task_name=REVALIDATE_TASK).values_list("payload", flat=True)
+    ) == [{"payment_id": str(old.pk)}]
+    assert Payment.objects.get(pk=fresh.pk).status == PaymentStatus.INITIATED
