@@ -107,7 +107,8 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
         "processed_at",
         "short_error",
     )
-    list_filter = (OutboxStateFilter, CallOutFilter, "task_name")
+    # No filter by task name: listing its choices would scan the whole table; search instead.
+    list_filter = (OutboxStateFilter, CallOutFilter)
     search_fields = ("=id", "task_name")
     ordering = ("-created_at",)
     actions = ("retry",)
@@ -152,8 +153,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
     """The audit log: who changed what, when, from which value to which."""
 
     list_display = ("created_at", "action", "actor", "target_type", "target_id", "changes")
-    list_filter = ("action", "target_type")
-    search_fields = ("=target_id", "action", "actor__email")
+    # No filters: listing their choices would scan the whole log; search by record or action.
+    search_fields = ("=target_id", "=action", "=target_type", "actor__email")
     list_select_related = ("actor",)
     ordering = ("-id",)
 

@@ -206,8 +206,12 @@ def test_the_audit_log_is_listed_read_only(admin_user: User) -> None:
     client = login(admin_user)
     # when
     listing = client.get("/admin/platform/auditevent/")
+    found = client.get("/admin/platform/auditevent/", {"q": str(vendor.pk)})
+    missed = client.get("/admin/platform/auditevent/", {"q": "vendor.deactivated"})
     add = client.get("/admin/platform/auditevent/add/")
     # then
     assert listing.status_code == 200
     assert [event.action for event in listing.context["cl"].result_list] == ["vendor.activated"]
+    assert [event.target_id for event in found.context["cl"].result_list] == [str(vendor.pk)]
+    assert list(missed.context["cl"].result_list) == []
     assert add.status_code == 403
