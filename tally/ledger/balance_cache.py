@@ -23,16 +23,27 @@ from django.db import connection, transaction
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from tally.platform.redis_scripts import LuaScript
+
 logger = logging.getLogger(__name__)
 
-_STORE_IF_CURRENT = """
+_STORE_IF_CURRENT = LuaScript("""
 local generation = redis.call('GET', KEYS[1]) or '0'
 if generation == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
   return 1
 end
 return 0
-"""
+""")
+# Bump each account's generation and drop its cached value: KEYS are (generation, value)
+# pairs. One command, atomic like the MULTI/EXEC it replaces, with fewer replies to parse.
+_INVALIDATE = LuaScript("""
+for i = 1, #KEYS, 2 do
+  redis.call('INCR', KEYS[i])
+  redis.call('DEL', KEYS[i + 1])
+end
+return #KEYS / 2
+""")
 
 
 def _keys(account_id: int) -> tuple[str, str]:
@@ -45,12 +56,8 @@ def balance_cache_invalidate(*, account_ids: Sequence[int]) -> None:
     change committed (``balance_cache_invalidate_on_commit``, or the posting core's own
     after-commit hook); a Redis fault is logged and left to the entries' expiry."""
     try:
-        pipe = get_redis_connection("default").pipeline()
-        for account_id in account_ids:
-            generation_key, value_key = _keys(account_id)
-            pipe.incr(generation_key)
-            pipe.delete(value_key)
-        pipe.execute()
+        keys = [key for account_id in account_ids for key in _keys(account_id)]
+        _INVALIDATE(get_redis_connection("default"), keys)
     except RedisError:
         logger.warning("balance cache unreachable; entry expires on its own", exc_info=True)
 
@@ -91,13 +98,9 @@ def balance_cache_read_through(
             return int(balance), int(pending)
     balance, pending = load()
     with contextlib.suppress(RedisError):
-        redis.eval(
-            _STORE_IF_CURRENT,
-            2,
-            generation_key,
-            value_key,
-            generation,
-            f"{balance}:{pending}",
-            settings.LEDGER_BALANCE_CACHE_SECONDS,
+        _STORE_IF_CURRENT(
+            redis,
+            [generation_key, value_key],
+            [generation, f"{balance}:{pending}", settings.LEDGER_BALANCE_CACHE_SECONDS],
         )
     return balance, pending

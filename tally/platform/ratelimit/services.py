@@ -17,6 +17,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from tally.platform.api_metrics import RATE_LIMITED
+from tally.platform.redis_scripts import LuaScript
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,12 @@ _PERIODS = {
     "day": 86400,
 }
 
-_HIT_SCRIPT = """
+_HIT_SCRIPT = LuaScript("""
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[1])
 return {count, ttl}
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def ratelimit_hit(*, route_class: str, caller: str) -> Decision | None:
     window = int(time.time()) // rate.window_seconds
     key = f"{settings.CACHES['default'].get('KEY_PREFIX', 'tally')}:rl:{route_class}:{caller}:{window}"
     try:
-        count, ttl = get_redis_connection("default").eval(_HIT_SCRIPT, 1, key, rate.window_seconds)
+        count, ttl = _HIT_SCRIPT(get_redis_connection("default"), [key], [rate.window_seconds])
     except RedisError:
         logger.warning("rate limit store unreachable; allowing request", exc_info=True)
         return None
