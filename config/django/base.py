@@ -111,6 +111,28 @@ DATABASES = {
         },
     }
 }
+# A streaming replica for reads that tolerate its replay lag: statement pages only, chosen
+# explicitly by tally.platform.db.read_replica() (docs/deploy.md#read-replica). Unset:
+# everything reads the primary, with no router. Never migrated, never written
+# (tally.platform.db.PrimaryRouter); its own small pool, the rest as the primary's. In tests
+# it mirrors "default".
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **database_config(DATABASE_REPLICA_URL),
+        "ENGINE": DATABASES["default"]["ENGINE"],
+        "OPTIONS": {
+            **DATABASES["default"]["OPTIONS"],
+            "pool": {**DATABASES["default"]["OPTIONS"]["pool"], "min_size": 1},
+        },
+        # A replica restarts on its own schedule (a failover, a rebuild): its pool checks a
+        # connection before lending it (one empty query), so a connection the restart broke
+        # is replaced instead of failing a statement page.
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["tally.platform.db.PrimaryRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {

@@ -3,6 +3,10 @@
 A feature's view decides WHOSE account the caller may read (its own guarded selector, e.g.
 ``vendor_get_for_actor``) and the ledger selector gives the rows (``owner_balance``,
 ``owner_entries``, ``kind_entries``); the shapes are the ledger's, the same everywhere.
+
+Statement pages are read from the read replica when one is configured
+(``DATABASE_REPLICA_URL``): they may lag the primary by its replay delay, while balances
+are always read from the primary (docs/scaling.md#3-read-replicas-for-statements-and-lists-built).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from rest_framework.views import APIView
 from tally.ledger.models import Entry
 from tally.ledger.selectors import AccountBalance
 from tally.platform.api.pagination import paginate
+from tally.platform.db import read_replica
 from tally.platform.money import from_minor
 
 
@@ -61,11 +66,15 @@ def statement_response(
     entries: QuerySet[Entry],
     serializer_class: type[serializers.BaseSerializer] = EntryOutputSerializer,
 ) -> Response:
-    """One keyset page of a statement, newest first, in the standard list envelope."""
+    """One keyset page of a statement, newest first, in the standard list envelope.
+
+    Read from the replica when one is configured (``read_replica()``): a statement tolerates
+    the replica's replay delay, and keyset pages stay consistent on a replica a moment
+    behind. The caller's access check has already run on the primary."""
     return paginate(
         request=request,
         view=view,
-        queryset=entries,
+        queryset=entries.using(read_replica()),
         serializer_class=serializer_class,
         ordering="-id",
     )

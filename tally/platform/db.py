@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from functools import wraps
-from typing import ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,6 +39,43 @@ def require_no_transaction() -> None:
     """
     if connection.in_atomic_block:
         raise TransactionOpenError("outside systems are never called inside a transaction")
+
+
+REPLICA_ALIAS = "replica"
+
+
+def read_replica() -> str:
+    """The database alias for a read that may lag the primary: ``"replica"`` when
+    ``DATABASE_REPLICA_URL`` is set, otherwise ``"default"``.
+
+    Only read-only pages that tolerate the replica's replay delay ask for it (statement
+    pages: ``tally.ledger.serializers.statement_response``), with ``.using(read_replica())``.
+    Balances, guarded lookups that authorize a write, and every read a use case makes stay on
+    the primary, where money is decided. Inside ``transaction.atomic`` it answers
+    ``"default"`` as well: a read in a transaction must see that transaction's own writes.
+    """
+    if REPLICA_ALIAS not in connections.settings or connection.in_atomic_block:
+        return DEFAULT_DB_ALIAS
+    return REPLICA_ALIAS
+
+
+class PrimaryRouter:
+    """Every read and write goes to the primary unless a query names the replica itself
+    (``read_replica()``): nothing is routed to it implicitly, nothing is written or migrated
+    there (a streaming replica is read-only and receives the primary's schema by replay)."""
+
+    def db_for_read(self, model: type[Any], **hints: Any) -> str:
+        return DEFAULT_DB_ALIAS
+
+    def db_for_write(self, model: type[Any], **hints: Any) -> str:
+        return DEFAULT_DB_ALIAS
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
+        # The replica holds the primary's rows: objects read from either may be related.
+        return True
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        return db == DEFAULT_DB_ALIAS
 
 
 def _innermost_is_a_use_case() -> bool:

@@ -147,7 +147,11 @@ def _celery_worker_command(node_name: str, *pool_options: str) -> list[str]:
 
 @contextlib.contextmanager
 def live_server_run(
-    *, web_workers: int = 3, celery_worker: bool = False, celery_concurrency: int = 2
+    *,
+    web_workers: int = 3,
+    celery_worker: bool = False,
+    celery_concurrency: int = 2,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve the test database with gunicorn on a free port; yield its base URL.
 
@@ -155,6 +159,7 @@ def live_server_run(
     a Celery worker (prefork, ``celery_concurrency`` processes) also consumes this test
     run's queue (``settings.CELERY_TASK_DEFAULT_QUEUE``). Both run in their own process
     groups and are stopped (SIGTERM, then SIGKILL) when the block exits, even on error.
+    ``extra_env`` adds to (or overrides) their environment, e.g. another ``DATABASE_URL``.
     """
     if not 2 <= web_workers <= 4:
         raise ValueError("web_workers must be between 2 and 4")
@@ -169,6 +174,7 @@ def live_server_run(
         "PORT": str(port),
         "WEB_CONCURRENCY": str(web_workers),
         "GUNICORN_ACCESS_LOG": "0",
+        **(extra_env or {}),
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
