@@ -169,7 +169,7 @@ def verification_report_html(run: VerificationRun) -> SafeString | str:
     checks = list(report.get("checks", []))
     failed = [check for check in checks if not check.get("ok")]
     verdict = (
-        format_html('<strong class="ledger-clean">Clean</strong>: every check passed')
+        format_html('<strong class="ledger-clean">{}</strong>: every check passed', "Clean")
         if run.ok
         else format_html(
             '<strong class="ledger-mismatch">Mismatches</strong> in {} check(s): {}',
