@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -37,7 +37,7 @@ from tally.credit.models import (
     VendorLowCreditAlert,
 )
 from tally.identity.models import User, VendorProfile
-from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.admin import ReadOnlyAdmin, object_action_urls
 from tally.platform.exceptions import DomainError
 from tally.platform.money import MAX_AMOUNT_MINOR, from_minor, to_minor
 
@@ -167,18 +167,8 @@ class CreditRequestAdmin(ReadOnlyAdmin):
     # --- the decision buttons on a request's page -----------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        info = (self.opts.app_label, self.opts.model_name)
         return [
-            path(
-                "<path:object_id>/approve/",
-                self.admin_site.admin_view(self.approve_view),
-                name="{}_{}_approve".format(*info),
-            ),
-            path(
-                "<path:object_id>/reject/",
-                self.admin_site.admin_view(self.reject_view),
-                name="{}_{}_reject".format(*info),
-            ),
+            *object_action_urls(self, {"approve": self.approve_view, "reject": self.reject_view}),
             *super().get_urls(),
         ]
 

@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -31,7 +31,7 @@ from django.views.decorators.http import require_POST
 from tally.identity import services
 from tally.identity.models import ApiKey, CustomerProfile, PartnerProfile, User, VendorProfile
 from tally.identity.throttles import LoginThrottle, login_attempt_hit
-from tally.platform.admin import ReadOnlyAdmin
+from tally.platform.admin import ReadOnlyAdmin, object_action_urls
 from tally.platform.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
@@ -155,17 +155,9 @@ class VendorProfileAdmin(ReadOnlyAdmin):
     # --- the buttons on a vendor's page ---------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        info = (self.opts.app_label, self.opts.model_name)
         return [
-            path(
-                "<path:object_id>/activate/",
-                self.admin_site.admin_view(self.activate_view),
-                name="{}_{}_activate".format(*info),
-            ),
-            path(
-                "<path:object_id>/deactivate/",
-                self.admin_site.admin_view(self.deactivate_view),
-                name="{}_{}_deactivate".format(*info),
+            *object_action_urls(
+                self, {"activate": self.activate_view, "deactivate": self.deactivate_view}
             ),
             *super().get_urls(),
         ]

@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html_join
@@ -33,7 +33,7 @@ from tally.identity.models import User
 from tally.offers import catalog, services
 from tally.offers.live_status import IN_FLIGHT
 from tally.offers.models import Activation, Offer, Subscription
-from tally.platform.admin import ReadOnlyAdmin, audit_history_html
+from tally.platform.admin import ReadOnlyAdmin, audit_history_html, object_action_urls
 from tally.platform.exceptions import DomainError
 from tally.platform.money import from_minor
 from tally.platform.outbox.models import OutboxMessage
@@ -179,15 +179,7 @@ class ActivationAdmin(ReadOnlyAdmin):
         return audit_history_html(activation)
 
     def get_urls(self) -> list[URLPattern]:
-        info = (self.opts.app_label, self.opts.model_name)
-        return [
-            path(
-                "<path:object_id>/retry/",
-                self.admin_site.admin_view(self.retry_view),
-                name="{}_{}_retry".format(*info),
-            ),
-            *super().get_urls(),
-        ]
+        return [*object_action_urls(self, {"retry": self.retry_view}), *super().get_urls()]
 
     def change_view(
         self,

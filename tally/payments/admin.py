@@ -28,7 +28,7 @@ from django.db import models
 from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
@@ -50,7 +50,7 @@ from tally.payments.models import (
 )
 from tally.payments.refund_apis import RefundInputSerializer
 from tally.payments.revalidation import payment_revalidate_request
-from tally.platform.admin import ReadOnlyAdmin, audit_history_html
+from tally.platform.admin import ReadOnlyAdmin, audit_history_html, object_action_urls
 from tally.platform.exceptions import DomainError
 from tally.platform.money import from_minor
 
@@ -204,17 +204,9 @@ class PaymentAdmin(ReadOnlyAdmin):
         return audit_history_html(payment)
 
     def get_urls(self) -> list[URLPattern]:
-        info = (self.opts.app_label, self.opts.model_name)
         return [
-            path(
-                "<path:object_id>/refund/",
-                self.admin_site.admin_view(self.refund_view),
-                name="{}_{}_refund".format(*info),
-            ),
-            path(
-                "<path:object_id>/revalidate/",
-                self.admin_site.admin_view(self.revalidate_view),
-                name="{}_{}_revalidate".format(*info),
+            *object_action_urls(
+                self, {"refund": self.refund_view, "revalidate": self.revalidate_view}
             ),
             *super().get_urls(),
         ]

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -17,6 +18,21 @@ from tally.platform.exceptions import DomainError
 from tally.platform.outbox import selectors as outbox_selectors
 from tally.platform.outbox.models import OutboxMessage
 from tally.platform.outbox.services import outbox_message_retry
+
+
+def object_action_urls(model_admin: admin.ModelAdmin, views: dict[str, Any]) -> list[URLPattern]:
+    """``<object_id>/<name>/`` for each of an admin's object buttons (name → view), each
+    behind the admin site's login and CSRF checks and named ``<app>_<model>_<name>``;
+    put them before ``super().get_urls()``, whose catch-all would take them otherwise."""
+    info = (model_admin.opts.app_label, model_admin.opts.model_name)
+    return [
+        path(
+            f"<path:object_id>/{name}/",
+            model_admin.admin_site.admin_view(view),
+            name="{}_{}_{}".format(*info, name),
+        )
+        for name, view in views.items()
+    ]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
