@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,9 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
+
+# How long a worker fixture waits, after its test, for the jobs it was given (see below).
+WORKER_DRAIN_SECONDS = 5.0
 
 # Role fixtures (admin_client, vendor_client, …) are shared by every app's tests.
 pytest_plugins = ["tally.identity.tests.fixtures"]
@@ -39,3 +43,14 @@ def celery_worker(transactional_db: Any) -> Iterator[Any]:
         shutdown_timeout=30,
     ) as worker:
         yield worker
+        # Let the jobs the test set going (an invoice after a capture, an email) finish before
+        # the worker stops and the tables are emptied under it: a job still writing then
+        # deadlocks the flush. Bounded, and never a failure: some tests leave jobs on purpose.
+        from tally.platform.outbox.models import OutboxMessage
+
+        running = OutboxMessage.objects.filter(
+            processed_at__isnull=True, published_at__isnull=False
+        )
+        deadline = time.monotonic() + WORKER_DRAIN_SECONDS
+        while running.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
